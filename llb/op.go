@@ -22,7 +22,8 @@ type SourceOp struct {
 // with a LocalOp has no layers of its own; consumers select files from it,
 // and their cache keys cover the content of exactly what they select.
 type LocalOp struct {
-	Name string `json:"name"` // "context"
+	Name     string   `json:"name"`               // "context"
+	Excludes []string `json:"excludes,omitempty"` // .dockerignore patterns (moby/patternmatcher syntax)
 }
 
 // Network modes for ExecOp.
