@@ -1,0 +1,43 @@
+# make demo  — build kiln and examples/hello, and run it
+# make test  — the whole suite (unit, integration, end to end); needs root for most of it
+# make bench — build and run benchmarks
+
+GO      ?= go
+KILN    := bin/kiln
+BUSYBOX := /bin/busybox
+DEMO_ROOT ?= $(CURDIR)/.kiln-demo
+
+.PHONY: all build deps demo test lint bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(KILN) ./cmd/kiln
+
+# deps installs what the demo and the tests need on a fresh Debian machine.
+deps:
+	@if [ ! -x $(BUSYBOX) ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; \
+		else \
+			echo "busybox-static is missing: run as root, or apt-get install busybox-static" >&2; exit 1; \
+		fi; \
+	fi
+
+demo: deps build
+	cp $(BUSYBOX) examples/hello/busybox
+	$(KILN) --root $(DEMO_ROOT) build -t hello examples/hello
+	$(KILN) --root $(DEMO_ROOT) run --rm hello
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps lint
+	$(GO) test -count=1 -timeout 20m ./...
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 30m ./bench/
+
+clean:
+	rm -rf bin $(DEMO_ROOT) examples/hello/busybox

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kiln-build/kiln/exporter"
+)
+
+func newImagesCommand(g *globals) *cobra.Command {
+	var quiet bool
+	c := &cobra.Command{
+		Use:   "images",
+		Short: "List images in the store",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			store, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			images, err := store.Images()
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
+			if !quiet {
+				fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+			}
+			for _, im := range images {
+				m, img, err := exporter.ReadImage(c.Context(), store, im.Manifest.Digest)
+				if err != nil {
+					return fmt.Errorf("image %s: %w", im.Name, err)
+				}
+				id := m.Config.Digest.Encoded()[:12]
+				if quiet {
+					fmt.Fprintln(w, id)
+					continue
+				}
+				repo, tag := splitRef(im.Name)
+				var size int64
+				for _, l := range m.Layers {
+					size += l.Size
+				}
+				created := "N/A"
+				if img.Created != nil {
+					created = humanAgo(time.Since(*img.Created))
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id, created, humanSize(size))
+			}
+			return w.Flush()
+		},
+	}
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
+	return c
+}
+
+// splitRef splits "name:tag" (the name may hold a registry port) and shows
+// untagged images as Docker does.
+func splitRef(ref string) (repo, tag string) {
+	if strings.HasPrefix(ref, "sha256:") || ref == "" {
+		return "<none>", "<none>"
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i], ref[i+1:]
+	}
+	return ref, "<none>"
+}
+
+func humanAgo(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "Less than a minute ago"
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours ago", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+	}
+}
+
+func humanSize(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	f, i := float64(n), 0
+	for f >= unit && i < 4 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.3g%s", f, []string{"B", "kB", "MB", "GB", "TB"}[i])
+}
+
+func newInspectCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect IMAGE",
+		Short: "Print an image's OCI config as JSON",
+		Args:  exactArgs(1, "IMAGE"),
+		RunE: func(c *cobra.Command, args []string) error {
+			store, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			desc, err := store.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			_, img, err := exporter.ReadImage(c.Context(), store, desc.Digest)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(img)
+		},
+	}
+}
+
+func newRmiCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rmi IMAGE [IMAGE...]",
+		Short: "Remove image names from the store (their data goes at the next prune)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			store, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			for _, ref := range args {
+				names, err := store.Remove(ref)
+				if err != nil {
+					return err
+				}
+				for _, n := range names {
+					fmt.Printf("Untagged: %s\n", n)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func newTagCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SOURCE TARGET",
+		Short: "Give an image another name",
+		Args:  exactArgs(2, "SOURCE TARGET"),
+		RunE: func(c *cobra.Command, args []string) error {
+			store, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			desc, err := store.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			return store.Tag(args[1], desc)
+		},
+	}
+}
