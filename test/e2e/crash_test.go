@@ -1,0 +1,207 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// kill -9 of kiln in the middle of a RUN leaves no mount and no process
+// behind, and the next build in the same store succeeds.
+func TestKillDuringRun(t *testing.T) {
+	root := newBusyboxRoot(t)
+	// 37 makes the sleeping process recognisable among the host's.
+	dir := newContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN echo started && sleep 37\n",
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
+	defer cancel()
+	cmd := kilnCommand(ctx, root, "build", "--progress", "plain", dir)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the step has printed from inside its container: then its
+	// mounts exist and the process runs.
+	var seen bytes.Buffer
+	sc := bufio.NewScanner(stderr)
+	running := false
+	for sc.Scan() {
+		seen.WriteString(sc.Text() + "\n")
+		if strings.HasSuffix(sc.Text(), " started") {
+			running = true
+			break
+		}
+	}
+	if !running {
+		cmd.Wait()
+		t.Fatalf("build: got no output from RUN before kiln ended, want \"started\"; stderr:\n%s", seen.String())
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	cmd.Wait()
+
+	// Give the kernel a moment to tear down what died with kiln.
+	var mounts, procs []string
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		mounts, procs = mountsUnder(t, root), leftoverProcesses(root, "sleep\x0037")
+		if len(mounts)+len(procs) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(mounts) > 0 {
+		t.Errorf("after kill -9: got mounts under the store on the host, want none:\n%s", strings.Join(mounts, "\n"))
+	}
+	if len(procs) > 0 {
+		t.Errorf("after kill -9: got processes left running, want none:\n%s", strings.Join(procs, "\n"))
+		for _, p := range procs {
+			if pid, err := strconv.Atoi(strings.Fields(p)[0]); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+
+	next := newContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo after-the-crash > /ok\n"})
+	build(t, root, next, "-t", "next")
+	if stdout, _ := mustKiln(t, root, "run", "--rm", "next", "cat", "/ok"); stdout != "after-the-crash\n" {
+		t.Errorf("run after the crash: got %q, want %q", stdout, "after-the-crash\n")
+	}
+	if m := mountsUnder(t, root); len(m) > 0 {
+		t.Errorf("after a build and a run: got mounts under the store, want none:\n%s", strings.Join(m, "\n"))
+	}
+	if entries, err := os.ReadDir(filepath.Join(root, "tmp")); err == nil && len(entries) > 0 {
+		t.Logf("note: %d entries left in tmp/ after the next build", len(entries))
+	}
+}
+
+// mountsUnder lists the host's mounts whose mount point or source mention
+// dir.
+func mountsUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, dir) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// leftoverProcesses lists processes with the given command line (arguments
+// separated by NUL), or whose cwd or root is under dir.
+func leftoverProcesses(dir, cmdline string) []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		p := filepath.Join("/proc", e.Name())
+		cl, _ := os.ReadFile(filepath.Join(p, "cmdline"))
+		cwd, _ := os.Readlink(filepath.Join(p, "cwd"))
+		rootLink, _ := os.Readlink(filepath.Join(p, "root"))
+		if strings.TrimRight(string(cl), "\x00") == cmdline || strings.HasPrefix(cwd, dir) || strings.HasPrefix(rootLink, dir) {
+			out = append(out, fmt.Sprintf("%d %q cwd=%s root=%s", pid, cl, cwd, rootLink))
+		}
+	}
+	return out
+}
+
+// Builds started at once on one store, sharing a base and some steps, all
+// succeed and each yields its own image.
+func TestConcurrentBuilds(t *testing.T) {
+	root := newRoot(t)
+	// Both build the base image at once too: same layers, written twice.
+	var wg sync.WaitGroup
+	type outcome struct {
+		stdout, stderr string
+		code           int
+	}
+	results := make([]outcome, 2)
+	for i := range results {
+		wg.Go(func() {
+			o := &results[i]
+			o.stdout, o.stderr, o.code = kiln(t, root, "build", "-q", "-t", "busybox", busyboxContext)
+		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 {
+			t.Fatalf("concurrent base build %d: got exit status %d, want 0\nstderr:\n%s", i, r.code, r.stderr)
+		}
+	}
+	if results[0].stdout != results[1].stdout {
+		t.Errorf("concurrent base builds: got image IDs %q and %q, want the same", results[0].stdout, results[1].stdout)
+	}
+
+	names := []string{"one", "two", "three"}
+	results = make([]outcome, len(names))
+	for i, name := range names {
+		dir := newContext(t, map[string]string{
+			"Dockerfile": fmt.Sprintf(`FROM busybox
+RUN echo shared > /shared && sleep 1
+COPY %[1]s.txt /name
+RUN cat /shared /name > /both
+`, name),
+			name + ".txt": name + "\n",
+		})
+		wg.Go(func() {
+			o := &results[i]
+			o.stdout, o.stderr, o.code = kiln(t, root, "build", "-q", "-t", name, dir)
+		})
+	}
+	wg.Wait()
+	for i, name := range names {
+		if r := results[i]; r.code != 0 {
+			t.Errorf("concurrent build of %s: got exit status %d, want 0\nstderr:\n%s", name, r.code, r.stderr)
+			continue
+		}
+		if stdout, _ := mustKiln(t, root, "run", "--rm", name, "cat", "/both"); stdout != "shared\n"+name+"\n" {
+			t.Errorf("run %s cat /both: got %q, want %q", name, stdout, "shared\n"+name+"\n")
+		}
+	}
+	stdout, _ := mustKiln(t, root, "images")
+	for _, name := range append(names, "busybox") {
+		if !hasRow(strings.Split(stdout, "\n"), name, "latest") {
+			t.Errorf("images after concurrent builds: got\n%s\nwant %s latest", stdout, name)
+		}
+	}
+	// Runs at once work too, each in its own container.
+	results = make([]outcome, 4)
+	for i := range results {
+		wg.Go(func() {
+			o := &results[i]
+			o.stdout, o.stderr, o.code = kiln(t, root, "run", "--rm", "one", "sh", "-c", fmt.Sprintf("echo %d > /mine && sleep 0.5 && cat /mine", i))
+		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 || r.stdout != fmt.Sprintf("%d\n", i) {
+			t.Errorf("concurrent run %d: got exit status %d, stdout %q, want 0 and %q\nstderr:\n%s", i, r.code, r.stdout, fmt.Sprintf("%d\n", i), r.stderr)
+		}
+	}
+}
