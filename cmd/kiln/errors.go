@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kiln-build/kiln/frontend/dockerfile"
 	"github.com/kiln-build/kiln/solver"
 )
 
@@ -15,6 +16,10 @@ const tailLines = 20
 // formatError renders err for users: a failed step as
 // "Dockerfile:7: RUN make: exit code 2" followed by the tail of its output.
 func formatError(err error) string {
+	var fe *dockerfile.Error
+	if errors.As(err, &fe) {
+		return fe.Error()
+	}
 	var ve *solver.VertexError
 	if !errors.As(err, &ve) {
 		return "error: " + err.Error()

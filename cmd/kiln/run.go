@@ -22,8 +22,8 @@ import (
 // Docker's exit statuses for failures of the runtime itself, as opposed to
 // the container's own status.
 const (
-	exitRuntime    = 125 // kiln could not run the container
-	exitNotFound   = 127 // the command was not found
+	exitRuntime  = 125 // kiln could not run the container
+	exitNotFound = 127 // the command was not found
 )
 
 type runFlags struct {
