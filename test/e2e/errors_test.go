@@ -99,7 +99,7 @@ func TestUserErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args
-			if args[0] == "build" && tc.name != "no context" {
+			if args[0] == "build" && tc.name != "no context" && tc.name != "missing context" {
 				dir := good
 				if tc.dockerfile != "" {
 					dir = newContext(t, map[string]string{"Dockerfile": tc.dockerfile, "a": "a\n"})

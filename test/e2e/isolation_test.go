@@ -126,7 +126,7 @@ func TestIsolationInRun(t *testing.T) {
 	if out := log.step(t, "RUN echo shell-pid").output; strings.Join(out, "\n") != "shell-pid=1" {
 		t.Errorf("RUN echo shell-pid=$$: got output %q, want shell-pid=1", out)
 	}
-	checkIsolated(t, "RUN", parseProbe(t, log.step(t, "probe.sh").output))
+	checkIsolated(t, "RUN", parseProbe(t, log.step(t, `/probe.sh",`).output))
 }
 
 // kiln run is PID 1 of its own namespaces and sees only the image.

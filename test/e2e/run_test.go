@@ -15,7 +15,8 @@ func TestRunOptions(t *testing.T) {
 	root := newBusyboxRoot(t)
 	dir := newContext(t, map[string]string{
 		"Dockerfile": `FROM busybox
-RUN adduser -D -u 1000 alice
+# Debian's busybox-static has no adduser.
+RUN mkdir -p /etc /home/alice && echo 'alice:x:1000:1000:Alice:/home/alice:/bin/sh' >> /etc/passwd && echo 'alice:x:1000:' >> /etc/group
 ENV FOO=from-image
 WORKDIR /srv/app
 `,
