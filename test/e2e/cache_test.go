@@ -124,6 +124,14 @@ RUN echo after-b && cat /b.txt
 	log.wantRan(t, "COPY b.txt")
 	log.wantRan(t, "RUN echo after-b")
 
+	// The mode is part of what a COPY selects.
+	if err := os.Chmod(filepath.Join(dir, "b.txt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log, _ = build(t, root, dir)
+	log.wantCached(t, "COPY a.txt")
+	log.wantRan(t, "COPY b.txt")
+
 	_, id3 := build(t, root, dir)
 	writeFiles(t, dir, map[string]string{"unused.txt": "u2\n", "new.txt": "new\n"})
 	log, id4 := build(t, root, dir)
@@ -146,7 +154,9 @@ func TestDockerignore(t *testing.T) {
 COPY . /ctx/
 RUN ls -a /ctx
 `,
-		".dockerignore":   "ignored.txt\nlogs/\n",
+		".dockerignore":   "ignored.txt\nlogs/\n*.tmp\n!keep.tmp\n",
+		"scratch.tmp":     "t1\n",
+		"keep.tmp":        "kept too\n",
 		"kept.txt":        "kept\n",
 		"ignored.txt":     "i1\n",
 		"logs/build.log":  "l1\n",
@@ -154,18 +164,18 @@ RUN ls -a /ctx
 	})
 	_, id1 := build(t, root, dir, "-t", "ctx")
 	stdout, _ := mustKiln(t, root, "run", "--rm", "ctx", "find", "/ctx")
-	for _, want := range []string{"/ctx/kept.txt", "/ctx/sub/another.txt"} {
+	for _, want := range []string{"/ctx/kept.txt", "/ctx/sub/another.txt", "/ctx/keep.tmp"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("COPY . /ctx/: got files %q, want %s among them", stdout, want)
 		}
 	}
-	for _, unwanted := range []string{"ignored.txt", "build.log"} {
+	for _, unwanted := range []string{"ignored.txt", "build.log", "scratch.tmp"} {
 		if strings.Contains(stdout, unwanted) {
 			t.Errorf("COPY . /ctx/: got files %q, want no %s (it is in .dockerignore)", stdout, unwanted)
 		}
 	}
 
-	writeFiles(t, dir, map[string]string{"ignored.txt": "i2\n", "logs/build.log": "l2\n", "logs/new.log": "n\n"})
+	writeFiles(t, dir, map[string]string{"ignored.txt": "i2\n", "logs/build.log": "l2\n", "logs/new.log": "n\n", "scratch.tmp": "t2\n", "more.tmp": "m\n"})
 	log, id2 := build(t, root, dir)
 	if id2 != id1 {
 		t.Errorf("after editing ignored files: got image ID %s, want %s", id2, id1)
@@ -177,6 +187,41 @@ RUN ls -a /ctx
 	log, _ = build(t, root, dir)
 	log.wantRan(t, "COPY . /ctx/")
 	log.wantRan(t, "RUN ls -a /ctx")
+
+	// An exception (!keep.tmp) is in the context: editing it re-runs.
+	writeFiles(t, dir, map[string]string{"keep.tmp": "kept too, edited\n"})
+	log, _ = build(t, root, dir)
+	log.wantRan(t, "COPY . /ctx/")
+}
+
+// A wildcard COPY selects the files that match it now: a new match re-runs
+// it, a new file that does not match does not.
+func TestCopyWildcard(t *testing.T) {
+	root := newBusyboxRoot(t)
+	dir := newContext(t, map[string]string{
+		"Dockerfile":  "FROM busybox\nCOPY conf/*.conf /etc/app/\nRUN ls /etc/app\n",
+		"conf/a.conf": "a\n",
+		"conf/readme": "r\n",
+	})
+	_, id1 := build(t, root, dir)
+	writeFiles(t, dir, map[string]string{"conf/readme": "r2\n", "conf/notes.txt": "n\n"})
+	log, id2 := build(t, root, dir)
+	log.wantCached(t, "COPY conf/*.conf")
+	if id2 != id1 {
+		t.Errorf("after adding a file the wildcard does not match: got image ID %s, want %s", id2, id1)
+	}
+	writeFiles(t, dir, map[string]string{"conf/b.conf": "b\n"})
+	log, _ = build(t, root, dir, "-t", "wild")
+	log.wantRan(t, "COPY conf/*.conf")
+	if out := strings.Join(log.step(t, "RUN ls /etc/app").output, " "); out != "a.conf b.conf" {
+		t.Errorf("RUN ls /etc/app: got %q, want %q", out, "a.conf b.conf")
+	}
+	// Removing a match re-runs it too.
+	if err := os.Remove(filepath.Join(dir, "conf", "a.conf")); err != nil {
+		t.Fatal(err)
+	}
+	log, _ = build(t, root, dir)
+	log.wantRan(t, "COPY conf/*.conf")
 }
 
 // Three independent stages run at the same time: every one of them has
@@ -255,6 +300,12 @@ RUN echo after
 	stdout, _ := mustKiln(t, root, "run", "--rm", "args", "cat", "/hello")
 	if stdout != "hello-kiln\n" {
 		t.Errorf("run args cat /hello: got %q, want %q", stdout, "hello-kiln\n")
+	}
+
+	// A build argument the Dockerfile does not declare changes nothing.
+	_, idUnused := build(t, root, dir, "--build-arg", "NAME=kiln", "--build-arg", "UNDECLARED=x")
+	if idUnused != id2 {
+		t.Errorf("--build-arg UNDECLARED=x: got image ID %s, want %s", idUnused, id2)
 	}
 
 	// The same value again: all cached, same image.

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,62 +26,10 @@ func TestKillDuringRun(t *testing.T) {
 	dir := newContext(t, map[string]string{
 		"Dockerfile": "FROM busybox\nRUN echo started && sleep 37\n",
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
-	defer cancel()
-	cmd := kilnCommand(ctx, root, "build", "--progress", "plain", dir)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	// Wait until the step has printed from inside its container: then its
 	// mounts exist and the process runs.
-	var seen bytes.Buffer
-	sc := bufio.NewScanner(stderr)
-	running := false
-	for sc.Scan() {
-		seen.WriteString(sc.Text() + "\n")
-		if strings.HasSuffix(sc.Text(), " started") {
-			running = true
-			break
-		}
-	}
-	if !running {
-		cmd.Wait()
-		t.Fatalf("build: got no output from RUN before kiln ended, want \"started\"; stderr:\n%s", seen.String())
-	}
-	time.Sleep(200 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	cmd.Wait()
-
-	// Give the kernel a moment to tear down what died with kiln.
-	var mounts, procs []string
-	for deadline := time.Now().Add(3 * time.Second); ; {
-		mounts, procs = mountsUnder(t, root), leftoverProcesses(root, "sleep\x0037")
-		if len(mounts)+len(procs) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if len(mounts) > 0 {
-		t.Errorf("after kill -9: got mounts under the store on the host, want none:\n%s", strings.Join(mounts, "\n"))
-	}
-	if len(procs) > 0 {
-		t.Errorf("after kill -9: got processes left running, want none:\n%s", strings.Join(procs, "\n"))
-		for _, p := range procs {
-			if pid, err := strconv.Atoi(strings.Fields(p)[0]); err == nil {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	}
+	signalWhen(t, root, " started", syscall.SIGKILL, "build", "--progress", "plain", dir)
+	checkNoLeftovers(t, "after kill -9 of kiln build", root)
 
 	next := newContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo after-the-crash > /ok\n"})
 	build(t, root, next, "-t", "next")
@@ -90,6 +41,114 @@ func TestKillDuringRun(t *testing.T) {
 	}
 	if entries, err := os.ReadDir(filepath.Join(root, "tmp")); err == nil && len(entries) > 0 {
 		t.Logf("note: %d entries left in tmp/ after the next build", len(entries))
+	}
+}
+
+// kill -9 of kiln run leaves no mount and no process behind either.
+func TestKillDuringKilnRun(t *testing.T) {
+	root := newBusyboxRoot(t)
+	signalWhen(t, root, "started", syscall.SIGKILL, "run", "--rm", "busybox", "sh", "-c", "echo started; sleep 37")
+	checkNoLeftovers(t, "after kill -9 of kiln run", root)
+	if stdout, _ := mustKiln(t, root, "run", "--rm", "busybox", "echo", "again"); stdout != "again\n" {
+		t.Errorf("run after the kill: got %q, want %q", stdout, "again\n")
+	}
+}
+
+// Ctrl-C (SIGINT) of a build stops the running step promptly, reports the
+// interruption, and leaves nothing behind.
+func TestInterruptBuild(t *testing.T) {
+	root := newBusyboxRoot(t)
+	dir := newContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN echo started && sleep 37\n",
+	})
+	start := time.Now()
+	out, code := signalWhen(t, root, " started", syscall.SIGINT, "build", "--progress", "plain", "-t", "interrupted", dir)
+	if elapsed := time.Since(start); elapsed > 20*time.Second {
+		t.Errorf("build after SIGINT: took %v, want it to stop promptly", elapsed)
+	}
+	if code == 0 {
+		t.Errorf("build after SIGINT: got exit status 0, want non-zero; output:\n%s", out)
+	}
+	checkNoLeftovers(t, "after SIGINT of kiln build", root)
+	if _, _, code := kiln(t, root, "inspect", "interrupted"); code == 0 {
+		t.Errorf("inspect interrupted: got exit status 0, want non-zero (an interrupted build tags nothing)")
+	}
+}
+
+// signalWhen starts kiln with args, waits for a line of its output (stdout
+// and stderr together) containing marker, sends sig to kiln alone (not its
+// process group), and returns the output and kiln's exit status.
+func signalWhen(t *testing.T, root, marker string, sig syscall.Signal, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
+	defer cancel()
+	cmd := kilnCommand(ctx, root, args...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		pw.Close()
+		exited <- err
+	}()
+	var out bytes.Buffer
+	sc := bufio.NewScanner(pr)
+	found := false
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), marker) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		<-exited
+		t.Fatalf("kiln %s: ended before printing %q; output:\n%s", strings.Join(args, " "), marker, out.String())
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(pr)
+	out.Write(rest)
+	err := <-exited
+	checkNoStackTrace(t, args, out.String())
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("kiln %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), 0
+}
+
+// checkNoLeftovers fails the test if a mount under root is visible on the
+// host or a process of the test (sleep 37, or one working under root) still
+// runs, giving the kernel a moment to tear down what died with kiln.
+func checkNoLeftovers(t *testing.T, when, root string) {
+	t.Helper()
+	var mounts, procs []string
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		mounts, procs = mountsUnder(t, root), leftoverProcesses(root, "sleep\x0037")
+		if len(mounts)+len(procs) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(mounts) > 0 {
+		t.Errorf("%s: got mounts under the store on the host, want none:\n%s", when, strings.Join(mounts, "\n"))
+	}
+	if len(procs) > 0 {
+		t.Errorf("%s: got processes left running, want none:\n%s", when, strings.Join(procs, "\n"))
+		for _, p := range procs {
+			if pid, err := strconv.Atoi(strings.Fields(p)[0]); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
 	}
 }
 

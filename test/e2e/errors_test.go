@@ -42,6 +42,21 @@ RUN echo never-reached
 		t.Errorf("run broken: got exit status 0, want non-zero (the failed build must not tag an image)")
 	}
 
+	// Only the end of a long output is repeated.
+	long := newContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN for i in $(seq 1 50); do echo line-$i; done; exit 2\n",
+	})
+	_, stderr, _ = kiln(t, root, "build", "--progress", "quiet", long)
+	if !strings.Contains(stderr, "Dockerfile:2: RUN for i in") || !strings.Contains(stderr, ": exit code 2\n") {
+		t.Errorf("long output: got stderr\n%s\nwant the Dockerfile:2 error with exit code 2", stderr)
+	}
+	if !strings.Contains(stderr, "  > line-50\n") && !strings.HasSuffix(stderr, "  > line-50") {
+		t.Errorf("long output: got stderr\n%s\nwant the last line, line-50", stderr)
+	}
+	if strings.Contains(stderr, "  > line-1\n") || strings.Count(stderr, "  > ") > 30 {
+		t.Errorf("long output: got stderr\n%s\nwant only the tail of the output", stderr)
+	}
+
 	// -q shows the error too.
 	_, stderr, code = kiln(t, root, "build", "-q", dir)
 	if code == 0 || !strings.Contains(stderr, "Dockerfile:3: RUN echo some-output && exit 3: exit code 3") {
