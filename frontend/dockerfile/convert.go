@@ -183,6 +183,9 @@ func (c *converter) parse(dockerfile []byte) error {
 			line = le.Locations[0][0].Start.Line
 			err = le.Unwrap()
 		}
+		if err.Error() == "file with no instructions" {
+			return &Error{File: c.opt.File, Err: &nameError{msg: "file with no instructions", sentinel: ErrNoStage}}
+		}
 		return &Error{File: c.opt.File, Line: line, Err: &syntaxError{msg: err.Error()}}
 	}
 	c.escape = res.EscapeToken
@@ -241,7 +244,7 @@ func (c *converter) parse(dockerfile []byte) error {
 			}
 			c.declareArgs(ins)
 		case cur == nil:
-			return c.errorAt(ins, fmt.Errorf("%w: only ARG may come before the first FROM", ErrNoStage))
+			return c.errorAt(ins, &nameError{msg: "only ARG may come before the first FROM", sentinel: ErrNoStage})
 		default:
 			if ins.cmd == "ARG" {
 				c.declareArgs(ins)
@@ -250,7 +253,7 @@ func (c *converter) parse(dockerfile []byte) error {
 		}
 	}
 	if len(c.stages) == 0 {
-		return &Error{File: c.opt.File, Err: fmt.Errorf("%w: a Dockerfile needs at least one FROM", ErrNoStage)}
+		return &Error{File: c.opt.File, Err: &nameError{msg: "no FROM instruction: a Dockerfile needs at least one stage", sentinel: ErrNoStage}}
 	}
 	return nil
 }
@@ -273,27 +276,27 @@ func (c *converter) check(ins instruction) error {
 	switch ins.cmd {
 	case "FROM":
 		if len(ins.args) != 1 && (len(ins.args) != 3 || !strings.EqualFold(ins.args[1], "AS")) {
-			return syntaxErrorf("FROM takes an image or stage and optionally AS name: FROM base [AS name]")
+			return syntaxErrorf("takes an image or stage and optionally AS name: FROM base [AS name]")
 		}
 	case "RUN":
 		if len(ins.args) == 0 {
-			return syntaxErrorf("RUN requires at least one argument")
+			return syntaxErrorf("requires at least one argument")
 		}
 	case "COPY":
 		if len(ins.args) < 2 {
-			return syntaxErrorf("COPY requires at least two arguments, but only %d provided", len(ins.args))
+			return syntaxErrorf("requires at least two arguments, but only %d provided", len(ins.args))
 		}
 	case "ENV", "LABEL", "ARG", "EXPOSE":
 		if len(ins.args) == 0 {
-			return syntaxErrorf("%s requires at least one argument", ins.cmd)
+			return syntaxErrorf("requires at least one argument")
 		}
 	case "WORKDIR", "USER":
 		if len(ins.args) != 1 {
-			return syntaxErrorf("%s requires exactly one argument", ins.cmd)
+			return syntaxErrorf("requires exactly one argument")
 		}
 	case "CMD", "ENTRYPOINT":
 		if len(ins.args) == 0 && !ins.json {
-			return syntaxErrorf("%s requires at least one argument", ins.cmd)
+			return syntaxErrorf("requires at least one argument")
 		}
 	}
 	return nil
@@ -342,8 +345,10 @@ func (c *converter) convert(s *stage) error {
 			return err
 		}
 	}
-	for _, src := range s.copyFrom {
-		if src.stage != nil {
+	// In instruction order, not map order: which stage first resolves a
+	// shared image decides that vertex's Meta, and dumps must be stable.
+	for _, ins := range s.cmds {
+		if src := s.copyFrom[ins.line]; src.stage != nil {
 			if err := c.convert(src.stage); err != nil {
 				return err
 			}

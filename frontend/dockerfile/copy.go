@@ -73,7 +73,7 @@ func (d *dispatch) copy(ins instruction) error {
 			src = img.vertex
 		}
 	}
-	d.history(copyHistory(flags, srcs, dest), true)
+	d.history(copyHistory(flags["from"], op), true)
 	d.state = llb.NewVertex(op, d.meta(ins), d.state, src)
 	return nil
 }
@@ -92,17 +92,17 @@ func parseChmod(v string, escape rune, lookup lookupFunc) (string, error) {
 	return fmt.Sprintf("%04o", m), nil
 }
 
-// copyHistory is the history entry of a COPY, BuildKit-style:
-// "COPY --from=build /out /app # buildkit".
-func copyHistory(flags map[string]string, srcs []string, dest string) string {
+// copyHistory is the history entry of a COPY, BuildKit-style, with
+// variables expanded: "COPY --from=build /out /app # buildkit".
+func copyHistory(from string, op *llb.CopyOp) string {
 	var b strings.Builder
 	b.WriteString("COPY ")
-	for _, f := range []string{"from", "chown", "chmod"} {
-		if v, ok := flags[f]; ok {
-			fmt.Fprintf(&b, "--%s=%s ", f, v)
+	for _, f := range [][2]string{{"from", from}, {"chown", op.Chown}, {"chmod", op.Chmod}} {
+		if f[1] != "" {
+			fmt.Fprintf(&b, "--%s=%s ", f[0], f[1])
 		}
 	}
-	b.WriteString(strings.Join(srcs, " "))
-	b.WriteString(" " + dest + " # buildkit")
+	b.WriteString(strings.Join(op.Src, " "))
+	b.WriteString(" " + op.Dest + " # buildkit")
 	return b.String()
 }

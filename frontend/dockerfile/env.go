@@ -43,7 +43,7 @@ type argWord struct {
 func parseArgWord(word string) (argWord, error) {
 	a, err := argWordParser.ParseString("", word)
 	if err != nil {
-		return argWord{}, syntaxErrorf("ARG %s: want NAME or NAME=value; ARG names can not be blank", word)
+		return argWord{}, syntaxErrorf("%s: want NAME or NAME=value; ARG names can not be blank", word)
 	}
 	w := argWord{key: a.Key}
 	if a.Eq {

@@ -53,10 +53,7 @@ func (c *converter) newStage(ins instruction) (*stage, error) {
 // graph cannot have a cycle.
 func (c *converter) link() error {
 	for _, s := range c.stages {
-		if strings.EqualFold(s.base, "scratch") {
-			continue
-		}
-		if b, ok := c.byName[strings.ToLower(s.base)]; ok {
+		if b, ok := c.byName[strings.ToLower(s.base)]; ok && !strings.EqualFold(s.base, "scratch") {
 			if b.index >= s.index {
 				return c.errorAt(s.from, orderError(s.base, b, s))
 			}
@@ -116,10 +113,10 @@ func (c *converter) copySource(s *stage, from string) (source, error) {
 
 func orderError(name string, used, user *stage) error {
 	if used == user {
-		return fmt.Errorf("%w: stage %q refers to itself", ErrStageOrder, name)
+		return &nameError{msg: fmt.Sprintf("stage %q cannot use itself", name), sentinel: ErrStageOrder}
 	}
-	return fmt.Errorf("%w: stage %q is defined after this one (line %d); a stage may only use stages defined before it",
-		ErrStageOrder, name, used.from.line)
+	return &nameError{msg: fmt.Sprintf("stage %q is defined after this one (line %d); a stage can only use stages defined before it",
+		name, used.from.line), sentinel: ErrStageOrder}
 }
 
 // resolve returns the source vertex and config of an image, asking the

@@ -99,7 +99,7 @@ func parsePorts(spec string) ([]string, error) {
 	switch proto {
 	case "tcp", "udp", "sctp":
 	default:
-		return nil, syntaxErrorf("EXPOSE %s: invalid protocol %q, want tcp, udp or sctp", spec, proto)
+		return nil, syntaxErrorf("%s: invalid protocol %q, want tcp, udp or sctp", spec, proto)
 	}
 	loS, hiS, isRange := strings.Cut(portStr, "-")
 	lo, err := strconv.ParseUint(loS, 10, 16)
@@ -108,7 +108,7 @@ func parsePorts(spec string) ([]string, error) {
 		hi, err = strconv.ParseUint(hiS, 10, 16)
 	}
 	if err != nil || lo == 0 || hi < lo {
-		return nil, syntaxErrorf("EXPOSE %s: invalid port, want 1-65535 or a range such as 8000-8010", spec)
+		return nil, syntaxErrorf("%s: invalid port, want 1-65535 or a range such as 8000-8010", spec)
 	}
 	out := make([]string, 0, hi-lo+1)
 	for p := lo; p <= hi; p++ {

@@ -23,7 +23,7 @@ func commandArgs(ins instruction) []string {
 func (d *dispatch) run(ins instruction) error {
 	args := commandArgs(ins)
 	if len(args) == 0 {
-		return syntaxErrorf("RUN requires at least one argument")
+		return syntaxErrorf("requires at least one argument")
 	}
 	op := &llb.ExecOp{
 		Args:    args,
