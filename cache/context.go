@@ -186,7 +186,8 @@ func (w *ctxWalk) selectSrc(src string) (string, []*ctxEntry, error) {
 	// Expand wildcards one component at a time: filepath.Match never lets
 	// "*" cross a "/", so this matches what Docker's walk-and-match does.
 	cands := []string{"."}
-	for _, part := range splitPath(clean) {
+	parts := splitPath(clean)
+	for i, part := range parts {
 		if !hasMeta(part) {
 			for i := range cands {
 				cands[i] = path.Join(cands[i], part)
@@ -211,7 +212,9 @@ func (w *ctxWalk) selectSrc(src string) (string, []*ctxEntry, error) {
 				if err != nil {
 					return "", nil, wrap(err)
 				}
-				if ok {
+				// As in Docker's walk, a wildcard never descends through a
+				// symlink; only a final match is followed.
+				if ok && (i == len(parts)-1 || e.IsDir()) {
 					next = append(next, path.Join(c, e.Name()))
 				}
 			}
@@ -349,7 +352,7 @@ func (w *ctxWalk) collect(logical, real string, fi fs.FileInfo) ([]*ctxEntry, er
 		e, err := w.entry(logical, real, fi)
 		return []*ctxEntry{e}, err
 	}
-	if ex && !w.pm.Exclusions() {
+	if ex && !w.mayInclude(real) {
 		return nil, nil
 	}
 	sub, err := w.walk(logical, real, info)
@@ -403,7 +406,7 @@ func (w *ctxWalk) walk(logical, real string, info patternmatcher.MatchInfo) ([]*
 			}
 			continue
 		}
-		if ex && !w.pm.Exclusions() {
+		if ex && !w.mayInclude(cr) {
 			continue
 		}
 		sub, err := w.walk(cl, cr, ci)
@@ -421,6 +424,24 @@ func (w *ctxWalk) walk(logical, real string, info patternmatcher.MatchInfo) ([]*
 		out = append(out, sub...)
 	}
 	return out, nil
+}
+
+// mayInclude reports whether a "!" exception could bring back something
+// under the excluded directory dir, as Docker's walk decides whether to
+// enter it: an exception with a wildcard might, a literal one only if it
+// names a path inside dir. Skipping the rest keeps an excluded node_modules
+// from costing a walk.
+func (w *ctxWalk) mayInclude(dir string) bool {
+	for _, p := range w.pm.Patterns() {
+		if !p.Exclusion() {
+			continue
+		}
+		ps := filepath.ToSlash(p.String())
+		if hasMeta(ps) || strings.HasPrefix(ps+"/", dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *ctxWalk) entry(logical, real string, fi fs.FileInfo) (*ctxEntry, error) {
@@ -496,11 +517,20 @@ func (s *Store) hashFile(p string, st fileStat, cacheable bool) (hashResult, err
 		return hashResult{}, err
 	}
 	dg := digest.SHA256.Digester()
+	// A plain read loop: io.CopyBuffer would defer to (*os.File).WriteTo,
+	// which allocates its own 32 KiB buffer per file.
 	buf := copyBufs.Get().(*[]byte)
-	_, err = io.CopyBuffer(dg.Hash(), f, *buf)
-	copyBufs.Put(buf)
-	if err != nil {
-		return hashResult{}, err
+	defer copyBufs.Put(buf)
+	h := dg.Hash()
+	for {
+		n, err := f.Read(*buf)
+		h.Write((*buf)[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return hashResult{}, err
+		}
 	}
 	s.hashed.Add(1)
 	r := hashResult{digest: dg.Digest()}

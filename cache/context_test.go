@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/patternmatcher"
+
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -405,4 +407,64 @@ func BenchmarkChecksumContext(b *testing.B) {
 			b.Errorf("hashed %d files, want 20000 (the first call only)", n)
 		}
 	})
+}
+
+// selected lists the paths ChecksumContext would hash for src.
+func selected(t *testing.T, dir, src string, excludes []string) string {
+	t.Helper()
+	pm, err := patternmatcher.New(excludes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &ctxWalk{ctx: context.Background(), root: dir, realRoot: dir, pm: pm, files: map[string]*fileJob{}}
+	_, es, err := w.selectSrc(src)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	var paths []string
+	for _, e := range es {
+		paths = append(paths, e.path)
+	}
+	return strings.Join(paths, " ")
+}
+
+func TestChecksumContextSelection(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"a/x.go":        "x",
+		"a/y.txt":       "y",
+		"a/b/z.go":      "z",
+		"a/l":           "->b",
+		"nm/m/index.js": "m",
+		"nm/README.md":  "r",
+		"README.md":     "r",
+		"c/x.go":        "x",
+		"to-a":          "->a",
+		"dot/.hidden":   "h",
+	})
+	tests := []struct {
+		src      string
+		excludes []string
+		want     string
+	}{
+		{"a", nil, "a a/b a/b/z.go a/l a/x.go a/y.txt"},
+		{"a/l", nil, "a/l a/l/z.go"}, // a src symlink is followed
+		{"to-a", []string{"a/y.txt"}, "to-a to-a/b to-a/b/z.go to-a/l to-a/x.go"},
+		{"*/x.go", nil, "a/x.go c/x.go"},
+		{"a/*", nil, "a/b a/b/z.go a/l a/l/z.go a/x.go a/y.txt"},
+		{"*", []string{"nm", "a", "c", "to-a", "dot"}, "README.md"},
+		{"a", []string{"**/*.go"}, "a a/b a/l a/y.txt"},
+		{"a", []string{"a", "!a/b"}, "a a/b a/b/z.go"},
+		{"nm", []string{"nm", "!nm/README.md"}, "nm nm/README.md"},
+		{"nm", []string{"nm", "!README.md"}, `error: "nm" not found in build context`},
+		{".", []string{"*", "!dot"}, ". dot dot/.hidden"},
+		{"dot", []string{"dot/.*"}, "dot"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src+" "+strings.Join(tt.excludes, ","), func(t *testing.T) {
+			if got := selected(t, dir, tt.src, tt.excludes); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
 }

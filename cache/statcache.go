@@ -103,7 +103,8 @@ func (c *statCache) put(rel string, st fileStat, d digest.Digest) {
 	c.dirty = true
 }
 
-// save writes the cache if it changed. Another process may write the same
+// save writes the cache if it changed, without fsync: a cache lost in a
+// crash only costs re-hashing. Another process may write the same
 // file; the atomic rename makes the last writer win, which costs the loser
 // some re-hashing later, never a wrong digest.
 func (c *statCache) save(s *Store) error {
@@ -118,7 +119,7 @@ func (c *statCache) save(s *Store) error {
 	c.dirty = false
 	c.mu.Unlock()
 	if err == nil {
-		err = s.writeFileAtomic(c.path, b, 0o600)
+		err = s.writeFile(c.path, b, 0o600, false)
 	}
 	if err != nil {
 		c.mu.Lock()

@@ -261,6 +261,12 @@ func ignoreNotExist(err error) error {
 // fsynced, renamed over path, and the directory synced, so readers see the
 // old content or the new, never a mix, even after a crash.
 func (s *Store) writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	return s.writeFile(path, data, perm, true)
+}
+
+// writeFile is writeFileAtomic, without the fsyncs unless durable: for
+// caches, which readers treat as empty if a crash truncates them.
+func (s *Store) writeFile(path string, data []byte, perm fs.FileMode, durable bool) error {
 	f, err := os.CreateTemp(s.session, ".write-*")
 	if err != nil {
 		return err
@@ -270,7 +276,7 @@ func (s *Store) writeFileAtomic(path string, data []byte, perm fs.FileMode) erro
 	if err == nil {
 		err = f.Chmod(perm)
 	}
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -282,6 +288,9 @@ func (s *Store) writeFileAtomic(path string, data []byte, perm fs.FileMode) erro
 	if err != nil {
 		os.Remove(tmp)
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(filepath.Dir(path))
 }
