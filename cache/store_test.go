@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -517,5 +518,30 @@ func TestCacheRecords(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tt.rec)
 			}
 		})
+	}
+}
+
+func TestTagConcurrent(t *testing.T) {
+	needLinux(t)
+	root := t.TempDir()
+	stores := []*Store{openStore(t, root), openStore(t, root)}
+	m, _ := putImage(t, stores[0], `{}`)
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = stores[i%2].Tag(fmt.Sprintf("img%02d", i), m)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	imgs, err := stores[1].Images()
+	if err != nil || len(imgs) != n {
+		t.Errorf("Images: got %d, %v, want %d: no lost update", len(imgs), err, n)
 	}
 }
