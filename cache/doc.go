@@ -17,6 +17,7 @@
 //	containers/          containers of `kiln run`
 //	tmp/<session>/       one per open Store; everything is written here first
 //	lock                 shared by every open Store, exclusive for GC
+//	index.lock           serialises read-modify-write of oci/index.json
 //
 // Every write is atomic: it is made under the Store's session directory,
 // synced, and renamed into place, so two builds sharing one store both

@@ -47,8 +47,8 @@ type Store struct {
 // Open opens the store at root, creating its layout if missing. It takes a
 // shared lock on root/lock until Close (so a garbage collector holding it
 // exclusively waits for every open Store, and Open waits for the collector),
-// creates the Store's session directory under tmp/, and removes the session
-// directories of Stores whose process died.
+// creates the Store's session directory under tmp/, and removes (as far as
+// it can) the session directories of Stores whose process died.
 func Open(root string) (*Store, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -76,10 +76,9 @@ func Open(root string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", root, err)
 	}
-	if err := s.cleanSessions(); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("open store %s: clean temp: %w", root, err)
-	}
+	// Best effort: a leftover that cannot be removed now must not stop every
+	// build; the next Open tries again.
+	_ = s.cleanSessions()
 	return s, nil
 }
 
