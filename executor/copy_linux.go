@@ -401,8 +401,8 @@ func (c *copier) mkdirAll(rel string, st *unix.Stat_t) (string, error) {
 }
 
 // mkdirEntry makes sure p is a directory, returning where it really is: an
-// existing directory is merged into (its metadata kept), a symlink to one is
-// followed inside the rootfs, anything else is replaced. A new directory
+// existing directory is merged into (its metadata kept), a symlink to one
+// (or to nothing) is followed inside the rootfs, anything else is replaced. A new directory
 // gets st's metadata, or 0755 and the chown owner when st is nil.
 func (c *copier) mkdirEntry(p string, st *unix.Stat_t) (string, error) {
 	var cur unix.Stat_t
@@ -415,8 +415,15 @@ func (c *copier) mkdirEntry(p string, st *unix.Stat_t) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if fi, err := os.Stat(real); err == nil && fi.IsDir() {
+		fi, err := os.Stat(real)
+		if err == nil && fi.IsDir() {
 			return real, nil
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			// A dangling link in the image: make its target, inside the
+			// rootfs, as mkdir -p through it would.
+			rel, _ := filepath.Rel(c.destRoot, real)
+			return c.mkdirAll(filepath.ToSlash(rel), st)
 		}
 		if err := os.Remove(p); err != nil {
 			return "", fmt.Errorf("replace %s: %w", c.destName(p), err)
