@@ -37,4 +37,3 @@ func RequireOverlay(t testing.TB) {
 		t.Skipf("needs overlayfs: %v", overlayErr)
 	}
 }
-
