@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -246,4 +247,60 @@ func (s *Store) configOf(m digest.Digest) (digest.Digest, error) {
 	}
 	s.configs.Store(m, man.Config.Digest)
 	return man.Config.Digest, nil
+}
+
+// Keep records manifest in the index without a name, so an untagged build
+// stays findable by its ID (Docker's dangling images). An image already in
+// the index, named or not, is left as it is.
+func (s *Store) Keep(manifest ocispec.Descriptor) error {
+	if err := manifest.Digest.Validate(); err != nil {
+		return fmt.Errorf("keep manifest: %w", err)
+	}
+	return s.updateIndex(func(idx *ocispec.Index) error {
+		for _, d := range idx.Manifests {
+			if d.Digest == manifest.Digest {
+				return nil
+			}
+		}
+		manifest.Annotations = nil
+		idx.Manifests = append(idx.Manifests, manifest)
+		return nil
+	})
+}
+
+// Remove takes an image out of the index, as `docker rmi` does: a name
+// removes that name; an ID or digest removes the image's only name (or its
+// unnamed entry) and refuses when several names share it. It returns the
+// names removed. The blobs stay until garbage collection.
+func (s *Store) Remove(ref string) ([]string, error) {
+	desc, err := s.Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	if name, err := NormalizeRef(ref); err == nil && refName(desc) == name {
+		return []string{name}, s.Untag(name)
+	}
+	var removed []string
+	err = s.updateIndex(func(idx *ocispec.Index) error {
+		var names []string
+		for _, d := range idx.Manifests {
+			if d.Digest == desc.Digest && refName(d) != "" {
+				names = append(names, refName(d))
+			}
+		}
+		if len(names) > 1 {
+			return fmt.Errorf("image %q is named %s: remove the names one by one: %w", ref, strings.Join(names, ", "), ErrAmbiguous)
+		}
+		out := idx.Manifests[:0]
+		for _, d := range idx.Manifests {
+			if d.Digest == desc.Digest {
+				removed = append(removed, cmp.Or(refName(d), d.Digest.String()))
+				continue
+			}
+			out = append(out, d)
+		}
+		idx.Manifests = out
+		return nil
+	})
+	return removed, err
 }

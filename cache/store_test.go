@@ -545,3 +545,42 @@ func TestTagConcurrent(t *testing.T) {
 		t.Errorf("Images: got %d, %v, want %d: no lost update", len(imgs), err, n)
 	}
 }
+
+func TestKeepAndRemove(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	desc, _ := putImage(t, s, "keep")
+	if err := s.Keep(desc); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Keep(desc); err != nil {
+		t.Fatal(err)
+	}
+	if imgs, _ := s.Images(); len(imgs) != 0 {
+		t.Fatalf("got %d named images after Keep, want 0", len(imgs))
+	}
+	if got, err := s.Resolve(desc.Digest.String()); err != nil || got.Digest != desc.Digest {
+		t.Fatalf("Resolve(kept digest): got %v, %v; want %s", got.Digest, err, desc.Digest)
+	}
+	removed, err := s.Remove(desc.Digest.String())
+	if err != nil || len(removed) != 1 {
+		t.Fatalf("Remove: got %v, %v; want one entry removed", removed, err)
+	}
+	if _, err := s.Resolve(desc.Digest.String()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after Remove: got %v, want ErrNotFound", err)
+	}
+
+	for _, n := range []string{"a", "b"} {
+		if err := s.Tag(n, desc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Remove(desc.Digest.String()); !errors.Is(err, ErrAmbiguous) {
+		t.Fatalf("Remove by digest with two names: got %v, want ErrAmbiguous", err)
+	}
+	if removed, err := s.Remove("a"); err != nil || len(removed) != 1 || removed[0] != "a:latest" {
+		t.Fatalf("Remove(a): got %v, %v; want [a:latest]", removed, err)
+	}
+	if _, err := s.Resolve("b"); err != nil {
+		t.Fatalf("b should remain: %v", err)
+	}
+}
