@@ -71,7 +71,7 @@ func (s *fakeStore) OpenBlob(d digest.Digest) (io.ReadCloser, error) {
 }
 
 func (s *fakeStore) TempDir(pattern string) (string, error) { return os.MkdirTemp(s.dir, pattern) }
-func (s *fakeStore) LayerDir(id digest.Digest) string     { return filepath.Join(s.dir, id.Encoded()) }
+func (s *fakeStore) LayerDir(id digest.Digest) string       { return filepath.Join(s.dir, id.Encoded()) }
 
 func (s *fakeStore) Layer(id digest.Digest) (cache.Layer, bool, error) {
 	s.mu.Lock()

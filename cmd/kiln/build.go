@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -279,6 +280,9 @@ type resolver struct{ store *cache.Store }
 
 func (r resolver) ResolveImage(ctx context.Context, ref string) (digest.Digest, ocispec.Image, error) {
 	desc, err := r.store.Resolve(ref)
+	if errors.Is(err, cache.ErrNotFound) {
+		return "", ocispec.Image{}, fmt.Errorf("%w: %w (kiln cannot pull from registries yet)", dockerfile.ErrImageNotFound, err)
+	}
 	if err != nil {
 		return "", ocispec.Image{}, err
 	}

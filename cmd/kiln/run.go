@@ -175,7 +175,7 @@ func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []str
 		return nil
 	case errors.As(err, &ee):
 		return &exitError{code: ee.Code}
-	case errors.Is(err, executor.ErrNotFound):
+	case errors.Is(err, executor.ErrExecNotFound):
 		fmt.Fprintln(os.Stderr, "error:", err)
 		return &exitError{code: exitNotFound}
 	default:

@@ -1,0 +1,177 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+)
+
+// Rootfs is a stack of layer directories mounted with overlayfs.
+type Rootfs struct {
+	Lower []string // layer directories, bottom first; may be empty (scratch)
+	Upper string   // overlay upperdir: receives every change
+	Work  string   // overlay workdir: an empty dir on Upper's filesystem
+}
+
+// Spec describes one process to run in a container.
+type Spec struct {
+	Rootfs Rootfs
+	Args   []string
+	// Env is KEY=VALUE. PATH is defaulted as Docker does when absent, HOME
+	// from the user's passwd entry (or /).
+	Env []string
+	// Cwd is absolute; it is created (0755) if missing and lands in the layer.
+	Cwd string
+	// User is "", name, uid, name:group, uid:gid, … resolved in the rootfs's
+	// /etc/passwd and /etc/group with Docker's rules.
+	User     string
+	Hostname string // defaults to DefaultHostname
+	// Network is "" or "host" for the host's network namespace, "none" for a
+	// new one with only loopback.
+	Network        string
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Tty allocates a pty whose slave becomes the process's controlling
+	// terminal; Stdin and Stdout are copied to and from the master.
+	Tty bool
+	// Signals are forwarded to the container's process while it runs.
+	Signals <-chan os.Signal
+}
+
+// DefaultHostname is the container's hostname when Spec.Hostname is empty.
+const DefaultHostname = "kiln"
+
+// defaultPath is Docker's PATH for a container whose environment has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// ExitError reports a process that exited non-zero; a process killed by
+// signal S has Code 128+S, as shells report it.
+type ExitError struct {
+	Code int
+}
+
+func (e *ExitError) Error() string { return "exit code " + strconv.Itoa(e.Code) }
+
+// Option configures a Runner.
+type Option func(*Runner)
+
+// WithTempDir sets where the runner keeps per-run files (generated
+// /etc/hosts, mountpoints); the default is os.MkdirTemp("", pattern).
+func WithTempDir(fn func(pattern string) (string, error)) Option {
+	return func(r *Runner) { r.tempDir = fn }
+}
+
+// Runner runs processes and copies over layer stacks.
+type Runner struct {
+	tempDir func(pattern string) (string, error)
+}
+
+// New returns a Runner.
+func New(opts ...Option) *Runner {
+	r := &Runner{tempDir: func(pattern string) (string, error) { return os.MkdirTemp("", pattern) }}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// CopySpec describes one COPY into a destination layer stack.
+type CopySpec struct {
+	Dest Rootfs // destination filesystem; all writes land in Dest.Upper
+	// SrcDir is a plain directory source (the build context) …
+	SrcDir string
+	// … or SrcLower a stack of layer dirs, bottom first. Exactly one of the
+	// two is used: SrcLower is the source when SrcDir is empty, and may be
+	// empty meaning an empty filesystem.
+	SrcLower []string
+	Src      []string // source paths relative to the source root; wildcards as filepath.Match
+	Excludes []string // .dockerignore patterns, SrcDir only: excluded files are invisible
+	DestPath string   // absolute; a trailing "/" means a directory
+	Chown    string   // user[:group], names resolved in the destination's /etc/passwd, /etc/group
+	Chmod    string   // octal, applied to every copied file and dir
+}
+
+func (s *Spec) validate() error {
+	if len(s.Args) == 0 || s.Args[0] == "" {
+		return fmt.Errorf("%w: no command", ErrInvalidSpec)
+	}
+	if s.Cwd != "" && s.Cwd[0] != '/' {
+		return fmt.Errorf("%w: working directory %q is not absolute", ErrInvalidSpec, s.Cwd)
+	}
+	switch s.Network {
+	case "", "host", "none":
+	default:
+		return fmt.Errorf("%w: unknown network mode %q", ErrInvalidSpec, s.Network)
+	}
+	return s.Rootfs.validate()
+}
+
+func (r *Rootfs) validate() error {
+	if r.Upper == "" || r.Work == "" {
+		return fmt.Errorf("%w: rootfs needs an upper and a work directory", ErrInvalidSpec)
+	}
+	return nil
+}
+
+func (c *CopySpec) validate() error {
+	if len(c.Src) == 0 {
+		return fmt.Errorf("%w: no source", ErrInvalidSpec)
+	}
+	if c.DestPath == "" || c.DestPath[0] != '/' {
+		return fmt.Errorf("%w: destination %q is not absolute", ErrInvalidSpec, c.DestPath)
+	}
+	if c.Chmod != "" {
+		if _, err := parseChmod(c.Chmod); err != nil {
+			return err
+		}
+	}
+	if len(c.Excludes) > 0 && c.SrcDir == "" {
+		return fmt.Errorf("%w: excludes apply to a build context only", ErrInvalidSpec)
+	}
+	return c.Dest.validate()
+}
+
+// parseChmod returns the permission bits (with setuid, setgid and sticky) of
+// an octal mode, in the kernel's encoding rather than os.FileMode's.
+func parseChmod(s string) (uint32, error) {
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 07777 {
+		return 0, fmt.Errorf("%w: invalid chmod %q", ErrInvalidSpec, s)
+	}
+	return uint32(m), nil
+}
+
+// kindError is an error whose message came from the init child: it keeps
+// the message as is and unwraps to the sentinel the child matched.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+var kinds = map[string]error{
+	"notfound": ErrNotFound,
+	"user":     ErrUnknownUser,
+	"exec":     ErrExecNotFound,
+	"invalid":  ErrInvalidSpec,
+	"layers":   ErrTooManyLayers,
+}
+
+// errKind names the sentinel err wraps, for the trip over the status pipe.
+func errKind(err error) string {
+	for k, v := range kinds {
+		if errors.Is(err, v) {
+			return k
+		}
+	}
+	return ""
+}
+
+// childError rebuilds an error the init child reported.
+func childError(msg, kind string) error {
+	return &kindError{msg: msg, kind: kinds[kind]}
+}

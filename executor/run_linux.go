@@ -1,0 +1,348 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Run runs s.Args in new namespaces over s.Rootfs and waits for it. A
+// non-zero exit is an *ExitError; cancelling ctx kills the container and
+// returns ctx's cause.
+func (r *Runner) Run(ctx context.Context, s Spec) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	if s.Cwd == "" {
+		s.Cwd = "/"
+	}
+	if s.Hostname == "" {
+		s.Hostname = DefaultHostname
+	}
+	dir, err := r.tempDir("kiln-run-")
+	if err != nil {
+		return fmt.Errorf("create run dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	if err := writeRunFiles(dir, s.Hostname, s.Network); err != nil {
+		return err
+	}
+	cfg := &runConfig{
+		Dir: dir, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User,
+		Hostname: s.Hostname, NewNet: s.Network == "none", Tty: s.Tty,
+	}
+	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
+	if cfg.NewNet {
+		flags |= unix.CLONE_NEWNET
+	}
+	cmd := initCommand(uintptr(flags))
+
+	var ios ioSetup
+	defer ios.close()
+	if s.Tty {
+		if err := ios.tty(cmd, s.Stdin, s.Stdout); err != nil {
+			return err
+		}
+		cfg.Console = ios.slave.Name()
+	} else if err := ios.pipes(cmd, s.Stdin, s.Stdout, s.Stderr); err != nil {
+		return err
+	}
+	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, ios.started)
+	removeStubs(s.Rootfs.Upper, res.created)
+	ios.wait()
+	if err != nil {
+		return err
+	}
+	if !res.execed {
+		return fmt.Errorf("container init exited before exec: %s", res.state)
+	}
+	return exitError(res.state)
+}
+
+// Copy copies c.Src from the source into c.Dest with Docker's COPY
+// semantics. The overlays are mounted, and the copy done, in a child with a
+// private mount namespace.
+func (r *Runner) Copy(ctx context.Context, c CopySpec) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	dir, err := r.tempDir("kiln-copy-")
+	if err != nil {
+		return fmt.Errorf("create copy dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	for _, d := range []string{"dest", "src", "empty"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("create copy dir: %w", err)
+		}
+	}
+	cfg := &copyConfig{
+		Dir: dir, Dest: c.Dest, SrcDir: c.SrcDir, SrcLower: c.SrcLower, Src: c.Src,
+		Excludes: c.Excludes, DestPath: c.DestPath, Chown: c.Chown, Chmod: c.Chmod,
+	}
+	cmd := initCommand(unix.CLONE_NEWNS)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	res, err := runInit(ctx, cmd, initConfig{Copy: cfg}, nil, nil)
+	if err != nil {
+		return err
+	}
+	if !res.state.Success() {
+		return fmt.Errorf("copy init %s: %s", res.state, strings.TrimSpace(lastLine(stderr.String())))
+	}
+	return nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+func initCommand(cloneflags uintptr) *exec.Cmd {
+	cmd := &exec.Cmd{
+		Path: "/proc/self/exe",
+		Args: []string{initArg0},
+		Env:  []string{initEnv},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: cloneflags,
+			Pdeathsig:  syscall.SIGKILL,
+		},
+	}
+	return cmd
+}
+
+func exitError(st *os.ProcessState) error {
+	ws, ok := st.Sys().(syscall.WaitStatus)
+	switch {
+	case !ok:
+		if st.Success() {
+			return nil
+		}
+		return &ExitError{Code: st.ExitCode()}
+	case ws.Signaled():
+		return &ExitError{Code: 128 + int(ws.Signal())}
+	case ws.ExitStatus() != 0:
+		return &ExitError{Code: ws.ExitStatus()}
+	}
+	return nil
+}
+
+type initResult struct {
+	created []string
+	execed  bool
+	state   *os.ProcessState
+}
+
+// runInit starts the init child, sends it cfg, collects its reports,
+// forwards signals and waits. An error the child reported is returned as
+// is; ctx's cancellation kills it.
+func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan os.Signal, started func()) (initResult, error) {
+	var res initResult
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return res, err
+	}
+	defer cfgW.Close()
+	statR, statW, err := os.Pipe()
+	if err != nil {
+		cfgR.Close()
+		return res, err
+	}
+	defer statR.Close()
+	cmd.ExtraFiles = []*os.File{cfgR, statW}
+
+	waited, err := startLocked(cmd)
+	cfgR.Close()
+	statW.Close()
+	if err != nil {
+		return res, fmt.Errorf("start init: %w", err)
+	}
+	if started != nil {
+		started()
+	}
+	go func() {
+		// The child may die before reading; it is waited for below.
+		_ = json.NewEncoder(cfgW).Encode(cfg)
+		cfgW.Close()
+	}()
+	var childErr error
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		dec := json.NewDecoder(statR)
+		for {
+			var m initMsg
+			if err := dec.Decode(&m); err != nil {
+				return
+			}
+			res.created = append(res.created, m.Created...)
+			res.execed = res.execed || m.Exec
+			if m.Error != "" && childErr == nil {
+				childErr = childError(m.Error, m.Kind)
+			}
+		}
+	}()
+
+	var cause error
+	for res.state == nil {
+		select {
+		case <-ctx.Done():
+			if cause == nil {
+				cause = context.Cause(ctx)
+				// PID 1 of the namespace: the kernel kills the rest.
+				_ = cmd.Process.Kill()
+			}
+		case sig := <-signals:
+			_ = cmd.Process.Signal(sig)
+		case err := <-waited:
+			if cmd.ProcessState == nil {
+				return res, fmt.Errorf("wait init: %w", err)
+			}
+			res.state = cmd.ProcessState
+		}
+	}
+	<-reported
+	switch {
+	case cause != nil:
+		return res, cause
+	case childErr != nil:
+		return res, childErr
+	}
+	return res, nil
+}
+
+// startLocked starts cmd from a thread that stays locked until Wait returns:
+// the kernel sends Pdeathsig when the creating thread exits, not the process.
+func startLocked(cmd *exec.Cmd) (<-chan error, error) {
+	started := make(chan error, 1)
+	waited := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread exits with this goroutine, after the
+		// child is gone.
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		waited <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return waited, nil
+}
+
+// removeStubs takes the mount targets the child created out of upper, if
+// they are still empty: a RUN leaves no trace of its mounts in the layer.
+func removeStubs(upper string, created []string) {
+	for i := len(created) - 1; i >= 0; i-- {
+		rel := created[i]
+		if !filepath.IsLocal(rel) || !noSymlinks(upper, rel) {
+			continue
+		}
+		p := filepath.Join(upper, rel)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		switch {
+		case fi.Mode().IsRegular() && fi.Size() == 0:
+			_ = os.Remove(p)
+		case fi.IsDir() && !isOpaque(p):
+			_ = unix.Rmdir(p) // fails, as it should, unless empty
+		}
+	}
+}
+
+// noSymlinks reports whether every parent of rel inside root is a real
+// directory, so that removing root/rel cannot reach outside root.
+func noSymlinks(root, rel string) bool {
+	cur := root
+	elems := strings.Split(filepath.Dir(rel), string(filepath.Separator))
+	for _, e := range elems {
+		if e == "." {
+			break
+		}
+		cur = filepath.Join(cur, e)
+		fi, err := os.Lstat(cur)
+		if err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// isOpaque reports an overlay opaque directory: it hides the lower layers,
+// so it is content even when empty.
+func isOpaque(p string) bool {
+	buf := make([]byte, 4)
+	for _, attr := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
+		if n, err := unix.Lgetxattr(p, attr, buf); err == nil && n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// writeRunFiles writes the files bound over /etc/hosts, /etc/resolv.conf and
+// /etc/hostname, and makes the mountpoint and the empty scratch layer.
+func writeRunFiles(dir, hostname, network string) error {
+	for _, d := range []string{"rootfs", "empty"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("create run dir: %w", err)
+		}
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t" + hostname + "\n"
+	host, _ := os.ReadFile("/etc/resolv.conf")
+	files := map[string]string{
+		"hosts":       hosts,
+		"hostname":    hostname + "\n",
+		"resolv.conf": resolvConf(string(host), network == "" || network == "host"),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// resolvConf derives the container's resolv.conf from the host's as Docker
+// does: as is on the host network; elsewhere without loopback nameservers,
+// which would point into the container, and with public ones if none is left.
+func resolvConf(host string, hostNet bool) string {
+	if hostNet && strings.Contains(host, "nameserver") {
+		return host
+	}
+	var out []string
+	ns := 0
+	for _, line := range strings.Split(host, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if strings.HasPrefix(f[1], "127.") || f[1] == "::1" {
+				continue
+			}
+			ns++
+		}
+		if strings.TrimSpace(line) != "" {
+			out = append(out, line)
+		}
+	}
+	if ns == 0 {
+		out = append(out, "nameserver 8.8.8.8", "nameserver 8.8.4.4")
+	}
+	return strings.Join(out, "\n") + "\n"
+}

@@ -1,0 +1,390 @@
+package dockerfile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kiln-build/kiln/llb"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ImageResolver finds images in the local store (the frontend never touches
+// the store itself). An image that is not there should be reported with an
+// error wrapping ErrImageNotFound (or fs.ErrNotExist).
+type ImageResolver interface {
+	// ResolveImage returns the manifest digest and the config of ref.
+	ResolveImage(ctx context.Context, ref string) (digest.Digest, ocispec.Image, error)
+}
+
+// Options says what to build and with which inputs.
+type Options struct {
+	File      string            // name used in messages and llb.Meta.File, e.g. "Dockerfile"
+	Target    string            // stage to build; "" = the last stage
+	BuildArgs map[string]string // --build-arg
+	Excludes  []string          // .dockerignore patterns, copied into the context's llb.LocalOp
+	Network   string            // default network for RUN (llb.NetworkDefault/Host/None) from --network
+	Resolver  ImageResolver
+}
+
+// Result is the target stage, converted.
+type Result struct {
+	Root     *llb.Vertex   // the target stage's filesystem; nil when it is empty (FROM scratch with no RUN/COPY)
+	Image    ocispec.Image // the target stage's image config, with history
+	Stage    string        // the target stage's name (or its index as a string)
+	Warnings []string      // e.g. unconsumed build args
+}
+
+// instruction is one parsed line, copied out of the parser's node so that
+// BuildKit's types stay in this file.
+type instruction struct {
+	cmd      string   // upper case, e.g. "COPY"
+	line     int      // 1-based start line
+	original string   // the line as written, continuations joined
+	flags    []string // e.g. "--from=build"
+	args     []string // the parser's argument words
+	json     bool     // exec (JSON array) form
+	heredoc  bool
+}
+
+// stage is one FROM and the instructions under it.
+type stage struct {
+	index int
+	name  string // lower case; "" when unnamed
+	from  instruction
+	cmds  []instruction
+
+	// Filled by the first pass.
+	base      string // the base name after expanding global ARGs
+	baseStage *stage // when base names an earlier stage
+	// copyFrom maps a COPY's line to what its --from names.
+	copyFrom map[int]source
+
+	// Filled when the stage is converted.
+	converted bool
+	state     *llb.Vertex
+	image     ocispec.Image
+}
+
+// source is what a COPY --from names: a stage or an image.
+type source struct {
+	stage *stage
+	image string
+}
+
+// displayName is the stage's name in progress lines and Result.Stage.
+func (s *stage) displayName() string {
+	if s.name != "" {
+		return s.name
+	}
+	return "stage-" + strconv.Itoa(s.index)
+}
+
+type converter struct {
+	ctx    context.Context
+	opt    Options
+	escape rune
+
+	context  *llb.Vertex // the build context, shared by every COPY from it
+	stages   []*stage
+	byName   map[string]*stage
+	global   *scope           // ARGs before the first FROM
+	declared map[string]bool  // every ARG name, for the unconsumed build-arg warning
+	images   map[string]image // resolved images by reference
+	warnings []string
+}
+
+type image struct {
+	vertex *llb.Vertex
+	config ocispec.Image
+}
+
+// Convert turns dockerfile into the llb DAG and image config of opt.Target.
+func Convert(ctx context.Context, dockerfile []byte, opt Options) (*Result, error) {
+	if opt.File == "" {
+		opt.File = "Dockerfile"
+	}
+	switch opt.Network {
+	case llb.NetworkDefault, llb.NetworkHost, llb.NetworkNone:
+	default:
+		return nil, fmt.Errorf("network %q: want %q, %q or the default", opt.Network, llb.NetworkHost, llb.NetworkNone)
+	}
+	c := &converter{
+		ctx:      ctx,
+		opt:      opt,
+		byName:   map[string]*stage{},
+		declared: map[string]bool{},
+		images:   map[string]image{},
+		context: llb.NewVertex(&llb.LocalOp{Name: "context", Excludes: opt.Excludes},
+			llb.Meta{Name: "context"}),
+	}
+	c.global = newScope(nil, opt.BuildArgs, nil)
+	c.global.automatic = true
+	if err := c.parse(dockerfile); err != nil {
+		return nil, err
+	}
+	if err := c.link(); err != nil {
+		return nil, err
+	}
+	target, err := c.target()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.convert(target); err != nil {
+		return nil, err
+	}
+	c.warnUnconsumed()
+	return &Result{
+		Root:     target.state,
+		Image:    target.image,
+		Stage:    target.resultName(),
+		Warnings: c.warnings,
+	}, nil
+}
+
+func (s *stage) resultName() string {
+	if s.name != "" {
+		return s.name
+	}
+	return strconv.Itoa(s.index)
+}
+
+// errorf returns an *Error for ins.
+func (c *converter) errorAt(ins instruction, err error) error {
+	return &Error{File: c.opt.File, Line: ins.line, Instruction: ins.cmd, Err: err}
+}
+
+// instructions Docker has, for "did you mean" and for what is not supported.
+var (
+	supported = map[string]bool{
+		"FROM": true, "RUN": true, "COPY": true, "ENV": true, "ARG": true, "LABEL": true,
+		"WORKDIR": true, "USER": true, "CMD": true, "ENTRYPOINT": true, "EXPOSE": true,
+	}
+	unsupported = map[string]bool{
+		"ADD": true, "SHELL": true, "VOLUME": true, "HEALTHCHECK": true,
+		"STOPSIGNAL": true, "ONBUILD": true, "MAINTAINER": true,
+	}
+)
+
+// parse is the first pass over the syntax: it splits the file into global
+// ARGs and stages and checks every instruction statically.
+func (c *converter) parse(dockerfile []byte) error {
+	res, err := parser.Parse(bytes.NewReader(dockerfile))
+	if err != nil {
+		var le *parser.LocationError
+		line := 0
+		if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+			line = le.Locations[0][0].Start.Line
+			err = le.Unwrap()
+		}
+		if err.Error() == "file with no instructions" {
+			return &Error{File: c.opt.File, Err: &nameError{msg: "file with no instructions", sentinel: ErrNoStage}}
+		}
+		return &Error{File: c.opt.File, Line: line, Err: &syntaxError{msg: err.Error()}}
+	}
+	c.escape = res.EscapeToken
+	for _, w := range res.Warnings {
+		line := 0
+		if w.Location != nil {
+			line = w.Location.Start.Line
+		}
+		c.warnings = append(c.warnings, fmt.Sprintf("%s:%d: %s", c.opt.File, line, w.Short))
+	}
+	var cur *stage
+	for _, node := range res.AST.Children {
+		ins := instruction{
+			cmd:      strings.ToUpper(node.Value),
+			line:     node.StartLine,
+			original: strings.TrimSpace(node.Original),
+			flags:    node.Flags,
+			json:     node.Attributes["json"],
+			heredoc:  len(node.Heredocs) > 0,
+		}
+		for n := node.Next; n != nil; n = n.Next {
+			ins.args = append(ins.args, n.Value)
+		}
+		switch {
+		case unsupported[ins.cmd]:
+			return c.errorAt(ins, ErrNotSupported)
+		case !supported[ins.cmd]:
+			names := make([]string, 0, len(supported)+len(unsupported))
+			for _, m := range []map[string]bool{supported, unsupported} {
+				for k := range m {
+					names = append(names, k)
+				}
+			}
+			sort.Strings(names)
+			msg := fmt.Sprintf("%v: %s", ErrUnknownInstruction, node.Value)
+			if s := suggest(ins.cmd, names); s != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", s)
+			}
+			return &Error{File: c.opt.File, Line: ins.line, Err: &nameError{msg: msg, sentinel: ErrUnknownInstruction}}
+		case ins.heredoc:
+			return c.errorAt(ins, fmt.Errorf("heredoc: %w", ErrNotSupported))
+		}
+		if err := c.check(ins); err != nil {
+			return c.errorAt(ins, err)
+		}
+		switch {
+		case ins.cmd == "FROM":
+			s, err := c.newStage(ins)
+			if err != nil {
+				return c.errorAt(ins, err)
+			}
+			cur = s
+		case cur == nil && ins.cmd == "ARG":
+			if _, err := c.global.applyArg(ins, c.escape); err != nil {
+				return c.errorAt(ins, err)
+			}
+			c.declareArgs(ins)
+		case cur == nil:
+			return c.errorAt(ins, &nameError{msg: "only ARG may come before the first FROM", sentinel: ErrNoStage})
+		default:
+			if ins.cmd == "ARG" {
+				c.declareArgs(ins)
+			}
+			cur.cmds = append(cur.cmds, ins)
+		}
+	}
+	if len(c.stages) == 0 {
+		return &Error{File: c.opt.File, Err: &nameError{msg: "no FROM instruction: a Dockerfile needs at least one stage", sentinel: ErrNoStage}}
+	}
+	return nil
+}
+
+// check validates what can be validated without knowing variables: flags,
+// argument counts, forms.
+func (c *converter) check(ins instruction) error {
+	spec := noFlags
+	switch ins.cmd {
+	case "FROM":
+		spec = flagSpec{"platform": flagUnsupported}
+	case "RUN":
+		spec = flagSpec{"mount": flagUnsupported, "network": flagUnsupported, "security": flagUnsupported, "device": flagUnsupported}
+	case "COPY":
+		spec = copyFlags
+	}
+	if _, err := parseFlags(ins.flags, spec); err != nil {
+		return err
+	}
+	switch ins.cmd {
+	case "FROM":
+		if len(ins.args) != 1 && (len(ins.args) != 3 || !strings.EqualFold(ins.args[1], "AS")) {
+			return syntaxErrorf("takes an image or stage and optionally AS name: FROM base [AS name]")
+		}
+	case "RUN":
+		if len(ins.args) == 0 {
+			return syntaxErrorf("requires at least one argument")
+		}
+	case "COPY":
+		if len(ins.args) < 2 {
+			return syntaxErrorf("requires at least two arguments, but only %d provided", len(ins.args))
+		}
+	case "ENV", "LABEL", "ARG", "EXPOSE":
+		if len(ins.args) == 0 {
+			return syntaxErrorf("requires at least one argument")
+		}
+	case "WORKDIR", "USER":
+		if len(ins.args) != 1 {
+			return syntaxErrorf("requires exactly one argument")
+		}
+	case "CMD", "ENTRYPOINT":
+		if len(ins.args) == 0 && !ins.json {
+			return syntaxErrorf("requires at least one argument")
+		}
+	}
+	return nil
+}
+
+func (c *converter) declareArgs(ins instruction) {
+	for _, w := range ins.args {
+		if kv, err := parseArgWord(w); err == nil {
+			c.declared[kv.key] = true
+		}
+	}
+}
+
+// target finds the stage to build.
+func (c *converter) target() (*stage, error) {
+	if c.opt.Target == "" {
+		return c.stages[len(c.stages)-1], nil
+	}
+	if s, ok := c.byName[strings.ToLower(c.opt.Target)]; ok {
+		return s, nil
+	}
+	msg := fmt.Sprintf("target stage %q could not be found", c.opt.Target)
+	if s := suggest(strings.ToLower(c.opt.Target), c.stageNames()); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return nil, &Error{File: c.opt.File, Err: &nameError{msg: msg, sentinel: ErrUnknownStage}}
+}
+
+func (c *converter) stageNames() []string {
+	var names []string
+	for _, s := range c.stages {
+		if s.name != "" {
+			names = append(names, s.name)
+		}
+	}
+	return names
+}
+
+// convert converts s after the stages it uses.
+func (c *converter) convert(s *stage) error {
+	if s.converted {
+		return nil
+	}
+	if s.baseStage != nil {
+		if err := c.convert(s.baseStage); err != nil {
+			return err
+		}
+	}
+	// In instruction order, not map order: which stage first resolves a
+	// shared image decides that vertex's Meta, and dumps must be stable.
+	for _, ins := range s.cmds {
+		if src := s.copyFrom[ins.line]; src.stage != nil {
+			if err := c.convert(src.stage); err != nil {
+				return err
+			}
+		}
+	}
+	d, err := c.newDispatch(s)
+	if err != nil {
+		return c.errorAt(s.from, err)
+	}
+	for _, ins := range s.cmds {
+		if err := d.dispatch(ins); err != nil {
+			return c.errorAt(ins, err)
+		}
+	}
+	s.state, s.image, s.converted = d.state, d.image, true
+	return nil
+}
+
+// warnUnconsumed warns about build args no ARG declares, as Docker does.
+func (c *converter) warnUnconsumed() {
+	var left []string
+	for k := range c.opt.BuildArgs {
+		if !c.declared[k] && !builtinArgs[k] {
+			left = append(left, k)
+		}
+	}
+	if len(left) > 0 {
+		sort.Strings(left)
+		c.warnings = append(c.warnings, fmt.Sprintf("One or more build-args %v were not consumed", left))
+	}
+}
+
+// builtinArgs may be passed without an ARG declaring them (Docker's proxy
+// variables); they are not warned about.
+var builtinArgs = map[string]bool{
+	"HTTP_PROXY": true, "http_proxy": true, "HTTPS_PROXY": true, "https_proxy": true,
+	"FTP_PROXY": true, "ftp_proxy": true, "NO_PROXY": true, "no_proxy": true,
+	"ALL_PROXY": true, "all_proxy": true,
+}

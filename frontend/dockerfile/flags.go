@@ -1,0 +1,119 @@
+package dockerfile
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// The parser hands over an instruction's flags as words with quotes already
+// removed ("--from=build", "--link"). The grammar splits each into a name and
+// an optional value; which names an instruction takes is a flagSpec.
+
+type flagAST struct {
+	Name  string  `parser:"\"--\" @Name"`
+	Eq    bool    `parser:"( @\"=\""`
+	Value *string `parser:"  @Value? )?"`
+}
+
+var flagParser = participle.MustBuild[flagAST](participle.Lexer(lexer.MustStateful(lexer.Rules{
+	"Root": {
+		{Name: "Dashes", Pattern: `--`},
+		{Name: "Name", Pattern: `[A-Za-z][A-Za-z0-9-]*`},
+		{Name: "Eq", Pattern: `=`, Action: lexer.Push("Value")},
+	},
+	"Value": {
+		{Name: "Value", Pattern: `(?s).+`},
+	},
+})))
+
+// flagKind says what an instruction does with a flag.
+type flagKind int
+
+const (
+	flagValue       flagKind = iota // takes a non-empty value
+	flagUnsupported                 // Docker has it; kiln does not yet
+)
+
+// flagSpec lists the flags one instruction knows.
+type flagSpec map[string]flagKind
+
+var noFlags = flagSpec{}
+
+// parseFlags checks raw against spec and returns the values of the supported
+// flags by name. Errors name the flag: "--mount: not supported yet",
+// "--form: unknown flag (did you mean --from?)".
+func parseFlags(raw []string, spec flagSpec) (map[string]string, error) {
+	out := map[string]string{}
+	for _, word := range raw {
+		f, err := flagParser.ParseString("", word)
+		if err != nil {
+			return nil, syntaxErrorf("%s: malformed flag, want --name=value", word)
+		}
+		kind, ok := spec[f.Name]
+		if !ok {
+			known := make([]string, 0, len(spec))
+			for k := range spec {
+				known = append(known, k)
+			}
+			sort.Strings(known)
+			msg := fmt.Sprintf("--%s: %v", f.Name, ErrUnknownFlag)
+			if s := suggest(f.Name, known); s != "" {
+				msg += fmt.Sprintf(" (did you mean --%s?)", s)
+			}
+			return nil, &nameError{msg: msg, sentinel: ErrUnknownFlag}
+		}
+		if kind == flagUnsupported {
+			return nil, fmt.Errorf("--%s: %w", f.Name, ErrNotSupported)
+		}
+		if _, dup := out[f.Name]; dup {
+			return nil, syntaxErrorf("--%s: flag given more than once", f.Name)
+		}
+		if !f.Eq || f.Value == nil || strings.TrimSpace(*f.Value) == "" {
+			return nil, syntaxErrorf("--%s: flag needs a value (--%s=…)", f.Name, f.Name)
+		}
+		out[f.Name] = *f.Value
+	}
+	return out, nil
+}
+
+// suggest returns the candidate closest to name by edit distance, or "" when
+// none is close enough to be a plausible typo.
+func suggest(name string, candidates []string) string {
+	best, bestDist := "", -1
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(name), strings.ToLower(c))
+		if bestDist < 0 || d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	if bestDist < 0 || bestDist > max(2, len(name)/3) {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

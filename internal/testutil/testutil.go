@@ -1,0 +1,39 @@
+// Package testutil holds probes for tests that need privileges or kernel
+// features: they skip with the reason when those are missing.
+package testutil
+
+import (
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+// RequireRoot skips t unless it runs as root on Linux.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skipf("needs Linux, running on %s", runtime.GOOS)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (mount and namespaces); run the tests as root")
+	}
+}
+
+var (
+	overlayOnce sync.Once
+	overlayErr  error
+)
+
+// RequireOverlay skips t unless overlayfs can be mounted here, with its
+// upper directory in the system temp dir. It needs root; the probe mounts
+// in a private mount namespace on a locked thread, so nothing shows on the
+// host.
+func RequireOverlay(t testing.TB) {
+	t.Helper()
+	RequireRoot(t)
+	overlayOnce.Do(func() { overlayErr = probeOverlay() })
+	if overlayErr != nil {
+		t.Skipf("needs overlayfs: %v", overlayErr)
+	}
+}
