@@ -249,3 +249,33 @@ func hasRow(lines []string, fields ...string) bool {
 	}
 	return false
 }
+
+// An image is found by its ID, full or as a prefix, tagged or not.
+func TestRunByID(t *testing.T) {
+	root := newBusyboxRoot(t)
+	dir := newContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo untagged > /u\n"})
+	stdout, _ := mustKiln(t, root, "build", "-q", dir)
+	id := strings.TrimSpace(stdout)
+	for _, ref := range []string{id, strings.TrimPrefix(id, "sha256:"), strings.TrimPrefix(id, "sha256:")[:12]} {
+		if stdout, _ := mustKiln(t, root, "run", "--rm", ref, "cat", "/u"); stdout != "untagged\n" {
+			t.Errorf("run %s cat /u: got %q, want %q", ref, stdout, "untagged\n")
+		}
+	}
+	if _, _, code := kiln(t, root, "inspect", strings.TrimPrefix(id, "sha256:")[:12]); code != 0 {
+		t.Errorf("inspect by short ID: got exit status %d, want 0", code)
+	}
+}
+
+// A later build of the same name moves the tag; the old image stays
+// reachable by its ID, as Docker keeps a dangling image until a prune.
+func TestRetagKeepsOldImage(t *testing.T) {
+	root := newBusyboxRoot(t)
+	_, old := build(t, root, newContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo v1 > /v\n"}), "-t", "moving")
+	build(t, root, newContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo v2 > /v\n"}), "-t", "moving")
+	if stdout, _ := mustKiln(t, root, "run", "--rm", "moving", "cat", "/v"); stdout != "v2\n" {
+		t.Errorf("run moving: got %q, want %q", stdout, "v2\n")
+	}
+	if stdout, _ := mustKiln(t, root, "run", "--rm", old, "cat", "/v"); stdout != "v1\n" {
+		t.Errorf("run %s (the old moving): got %q, want %q", old, stdout, "v1\n")
+	}
+}

@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// openPTY opens a pseudo-terminal pair: the controlling side for the test,
+// the terminal for the process.
+func openPTY(t *testing.T) (ptmx, tty *os.File) {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		ptmx.Close()
+		t.Fatalf("TIOCGPTN: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		ptmx.Close()
+		t.Fatalf("unlock pty: %v", err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		ptmx.Close()
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 77}); err != nil {
+		t.Fatal(err)
+	}
+	return ptmx, tty
+}
+
+// kiln run -t on a terminal gives the container a terminal of the same
+// size, and the container's exit status is still kiln's.
+func TestRunTTY(t *testing.T) {
+	root := newBusyboxRoot(t)
+	ptmx, tty := openPTY(t)
+	defer ptmx.Close()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := kilnCommand(ctx, root, "run", "--rm", "-i", "-t", "busybox", "sh", "-c",
+		"test -t 0 && echo stdin-is-a-tty; test -t 1 && echo stdout-is-a-tty; stty size; exit 5")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	// kiln is a session leader with the terminal as its controlling one, as
+	// under a shell.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		// Reading the controlling side ends with EIO once every holder of
+		// the terminal has closed it.
+		io.Copy(&out, ptmx)
+		close(copied)
+	}()
+	err := cmd.Wait()
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 5 {
+		t.Errorf("run -it … exit 5: got %v, want exit status 5; output:\n%s", err, out.String())
+	}
+	got := strings.ReplaceAll(out.String(), "\r", "")
+	checkNoStackTrace(t, []string{"run", "-it"}, got)
+	for _, want := range []string{"stdin-is-a-tty\n", "stdout-is-a-tty\n", "33 77\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("run -it: got output %q, want %q in it", got, want)
+		}
+	}
+}
+
+// -t when stdin is not a terminal must not hang: Docker refuses ("the input
+// device is not a TTY"); at the least, the end of the input must end the
+// container.
+func TestRunTTYWithoutTerminal(t *testing.T) {
+	root := newBusyboxRoot(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	cmd := kilnCommand(ctx, root, "run", "--rm", "-i", "-t", "busybox", "cat")
+	cmd.Stdin = strings.NewReader("piped\n")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("echo piped | kiln run -i -t busybox cat: got no exit after 15 s, want an error or the end of cat; output:\n%s", out.String())
+	}
+	checkNoStackTrace(t, []string{"run", "-it"}, out.String())
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && strings.TrimSpace(out.String()) == "" {
+		t.Errorf("echo piped | kiln run -i -t busybox cat: got exit status %d and no message, want one", ee.ExitCode())
+	}
+}
+
+// kiln run passes the signals it gets on to the container's process, and
+// exits with its status.
+func TestRunForwardsSignals(t *testing.T) {
+	root := newBusyboxRoot(t)
+	out, code := signalWhen(t, root, "ready", syscall.SIGTERM, "run", "--rm", "busybox", "sh", "-c",
+		`trap "echo got-term; exit 3" TERM; echo ready; while true; do sleep 0.1; done`)
+	if code != 3 || !strings.Contains(out, "got-term") {
+		t.Errorf("SIGTERM to kiln run: got exit status %d, output %q, want 3 and got-term", code, out)
+	}
+	checkNoLeftovers(t, "after SIGTERM of kiln run", root)
+}
