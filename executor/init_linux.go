@@ -146,6 +146,10 @@ func overlayOptions(lower []string, empty, upper, work string) (string, error) {
 	opts := "lowerdir=" + strings.Join(ls, ":")
 	if upper != "" {
 		opts += ",upperdir=" + esc.Replace(upper) + ",workdir=" + esc.Replace(work)
+		// Upper becomes a layer diff: renamed directories and metadata-only
+		// copy-ups have no OCI form, so never let the kernel make them,
+		// whatever the module defaults are.
+		opts += ",redirect_dir=off,metacopy=off"
 	}
 	// The kernel copies mount data into a single page.
 	if len(opts) >= os.Getpagesize() {

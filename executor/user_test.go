@@ -8,7 +8,7 @@ import (
 
 func TestOverlayOptions(t *testing.T) {
 	got, err := overlayOptions([]string{"/l/bottom", "/l/a,b", "/l/top"}, "/e", "/u", "/w")
-	want := `lowerdir=/l/top:/l/a\,b:/l/bottom,upperdir=/u,workdir=/w`
+	want := `lowerdir=/l/top:/l/a\,b:/l/bottom,upperdir=/u,workdir=/w,redirect_dir=off,metacopy=off`
 	if err != nil || got != want {
 		t.Errorf("got %q, %v, want %q", got, err, want)
 	}

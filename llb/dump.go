@@ -1,6 +1,7 @@
 package llb
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,12 +35,15 @@ func Dump(w io.Writer, roots ...*Vertex) error {
 			}
 			fmt.Fprintf(&b, "  inputs: %s\n", strings.Join(names, " "))
 		}
-		op, err := json.Marshal(v.Op)
-		if err != nil {
+		// Shell commands are full of & and >: keep them readable.
+		var op bytes.Buffer
+		enc := json.NewEncoder(&op)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v.Op); err != nil {
 			return err
 		}
-		fmt.Fprintf(&b, "  %s\n", op)
-		_, err = io.WriteString(w, b.String())
+		fmt.Fprintf(&b, "  %s", op.Bytes())
+		_, err := io.WriteString(w, b.String())
 		return err
 	})
 }

@@ -37,7 +37,10 @@ type Executor interface {
 	Copy(ctx context.Context, c executor.CopySpec) error
 }
 
-var _ Executor = (*executor.Runner)(nil)
+var (
+	_ Executor = (*executor.Runner)(nil)
+	_ Store    = (*cache.Store)(nil)
+)
 
 // Options configure one Solve.
 type Options struct {

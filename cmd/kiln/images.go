@@ -8,7 +8,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+
+	"github.com/kiln-build/kiln/cache"
 
 	"github.com/kiln-build/kiln/exporter"
 )
@@ -105,15 +108,11 @@ func newInspectCommand(g *globals) *cobra.Command {
 		Short: "Print an image's OCI config as JSON",
 		Args:  exactArgs(1, "IMAGE"),
 		RunE: func(c *cobra.Command, args []string) error {
-			store, err := g.open()
+			store, desc, err := g.openImage(args[0])
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			desc, err := store.Resolve(args[0])
-			if err != nil {
-				return err
-			}
 			_, img, err := exporter.ReadImage(c.Context(), store, desc.Digest)
 			if err != nil {
 				return err
@@ -156,16 +155,26 @@ func newTagCommand(g *globals) *cobra.Command {
 		Short: "Give an image another name",
 		Args:  exactArgs(2, "SOURCE TARGET"),
 		RunE: func(c *cobra.Command, args []string) error {
-			store, err := g.open()
+			store, desc, err := g.openImage(args[0])
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			desc, err := store.Resolve(args[0])
-			if err != nil {
-				return err
-			}
 			return store.Tag(args[1], desc)
 		},
 	}
+}
+
+// openImage opens the store and finds ref in it.
+func (g *globals) openImage(ref string) (*cache.Store, ocispec.Descriptor, error) {
+	store, err := g.open()
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	desc, err := store.Resolve(ref)
+	if err != nil {
+		store.Close()
+		return nil, ocispec.Descriptor{}, err
+	}
+	return store, desc, nil
 }

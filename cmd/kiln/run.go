@@ -70,15 +70,11 @@ func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []str
 	if err != nil {
 		return &runtimeError{err}
 	}
-	store, err := g.open()
+	store, desc, err := g.openImage(ref)
 	if err != nil {
 		return &runtimeError{err}
 	}
 	defer store.Close()
-	desc, err := store.Resolve(ref)
-	if err != nil {
-		return &runtimeError{err}
-	}
 	layers, img, err := solver.Unpack(ctx, store, desc.Digest)
 	if err != nil {
 		return &runtimeError{err}
