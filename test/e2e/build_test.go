@@ -160,3 +160,38 @@ func TestExampleHello(t *testing.T) {
 		t.Errorf("run bonjour: got %q, want it to start with %q", stdout, "Bonjour! ")
 	}
 }
+
+// Without --chown, COPY gives files to root whoever owns them in the
+// context, keeping their mode; USER applies to the RUN steps after it.
+func TestCopyOwnershipAndUser(t *testing.T) {
+	root := newBusyboxRoot(t)
+	dir := newContext(t, map[string]string{
+		"Dockerfile": `FROM busybox
+COPY owned-by-1234 tool /
+RUN mkdir -p /etc && echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && echo 'app:x:1000:' >> /etc/group
+USER app
+RUN id -u && (touch /not-mine 2>/dev/null && echo wrote-root || echo denied)
+WORKDIR /home/app/work
+RUN pwd && whoami
+`,
+		"owned-by-1234": "x\n",
+		"tool":          "#!/bin/sh\necho tool\n",
+	})
+	if err := os.Chown(filepath.Join(dir, "owned-by-1234"), 1234, 1234); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "tool"), 0o751); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := build(t, root, dir, "-t", "owners")
+	if out := strings.Join(log.step(t, "RUN id -u").output, " "); out != "1000 denied" {
+		t.Errorf("RUN as USER app: got %q, want %q", out, "1000 denied")
+	}
+	if out := strings.Join(log.step(t, "RUN pwd").output, " "); out != "/home/app/work app" {
+		t.Errorf("RUN pwd && whoami after WORKDIR: got %q, want %q", out, "/home/app/work app")
+	}
+	stdout, _ := mustKiln(t, root, "run", "--rm", "owners", "stat", "-c", "%n %u:%g %a", "/owned-by-1234", "/tool")
+	if want := "/owned-by-1234 0:0 644\n/tool 0:0 751\n"; stdout != want {
+		t.Errorf("COPY without --chown: got\n%s\nwant\n%s", stdout, want)
+	}
+}
