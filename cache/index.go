@@ -113,10 +113,40 @@ func (s *Store) Tag(ref string, manifest ocispec.Descriptor) error {
 	ann[ocispec.AnnotationRefName] = name
 	manifest.Annotations = ann
 	return s.updateIndex(func(idx *ocispec.Index) error {
+		var moved []ocispec.Descriptor
+		for _, d := range idx.Manifests {
+			if refName(d) == name && d.Digest != manifest.Digest {
+				moved = append(moved, d)
+			}
+		}
 		idx.Manifests = removeName(idx.Manifests, name)
-		idx.Manifests = append(idx.Manifests, manifest)
+		// The image the name leaves stays findable by its ID, as Docker
+		// keeps it as a dangling image, unless another entry holds it.
+		for _, d := range moved {
+			if !hasDigest(idx.Manifests, d.Digest) {
+				d.Annotations = nil
+				idx.Manifests = append(idx.Manifests, d)
+			}
+		}
+		// A name makes an unnamed entry of the same image redundant.
+		out := idx.Manifests[:0]
+		for _, d := range idx.Manifests {
+			if refName(d) != "" || d.Digest != manifest.Digest {
+				out = append(out, d)
+			}
+		}
+		idx.Manifests = append(out, manifest)
 		return nil
 	})
+}
+
+func hasDigest(ds []ocispec.Descriptor, d digest.Digest) bool {
+	for _, x := range ds {
+		if x.Digest == d {
+			return true
+		}
+	}
+	return false
 }
 
 // Untag removes ref from the index. The blobs stay until garbage collection.
@@ -257,10 +287,8 @@ func (s *Store) Keep(manifest ocispec.Descriptor) error {
 		return fmt.Errorf("keep manifest: %w", err)
 	}
 	return s.updateIndex(func(idx *ocispec.Index) error {
-		for _, d := range idx.Manifests {
-			if d.Digest == manifest.Digest {
-				return nil
-			}
+		if hasDigest(idx.Manifests, manifest.Digest) {
+			return nil
 		}
 		manifest.Annotations = nil
 		idx.Manifests = append(idx.Manifests, manifest)

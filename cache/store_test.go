@@ -584,3 +584,34 @@ func TestKeepAndRemove(t *testing.T) {
 		t.Fatalf("b should remain: %v", err)
 	}
 }
+
+func TestTagMoveKeepsOldImageByID(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	v1, id1 := putImage(t, s, "v1")
+	v2, _ := putImage(t, s, "v2")
+	if err := s.Keep(v1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tag("app", v1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tag("app", v2); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Resolve(id1.String()); err != nil || got.Digest != v1.Digest {
+		t.Fatalf("Resolve(old ID): got %v, %v; want %s", got.Digest, err, v1.Digest)
+	}
+	if got, err := s.Resolve("app"); err != nil || got.Digest != v2.Digest {
+		t.Fatalf("Resolve(app): got %v, %v; want %s", got.Digest, err, v2.Digest)
+	}
+	if imgs, _ := s.Images(); len(imgs) != 1 {
+		t.Fatalf("got %d named images, want 1", len(imgs))
+	}
+	idx, err := s.readIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(idx.Manifests); got != 2 {
+		t.Fatalf("got %d index entries, want 2 (app and the old image, once each)", got)
+	}
+}
