@@ -66,6 +66,11 @@ func newRunCommand(g *globals) *cobra.Command {
 }
 
 func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []string) error {
+	if f.tty && f.interactive && !isTerminal(os.Stdin) {
+		// As Docker: a terminal needs one to read from; piped input would
+		// never reach the container as an end of file.
+		return &runtimeError{errors.New("-i -t: the input device is not a TTY")}
+	}
 	network, err := networkMode(f.network, false)
 	if err != nil {
 		return &runtimeError{err}
