@@ -38,6 +38,9 @@ type Spec struct {
 	Tty bool
 	// Signals are forwarded to the container's process while it runs.
 	Signals <-chan os.Signal
+	// Mounts are RUN --mount's (see mount.go); nothing of them lands in
+	// Rootfs.Upper.
+	Mounts []Mount
 }
 
 // DefaultHostname is the container's hostname when Spec.Hostname is empty.
@@ -104,6 +107,9 @@ func (s *Spec) validate() error {
 	case "", "host", "none":
 	default:
 		return fmt.Errorf("%w: unknown network mode %q", ErrInvalidSpec, s.Network)
+	}
+	if err := validateMounts(s.Mounts); err != nil {
+		return err
 	}
 	return s.Rootfs.validate()
 }
