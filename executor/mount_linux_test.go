@@ -75,14 +75,18 @@ func TestRunMounts(t *testing.T) {
 
 	tests := []tcase{
 		{
-			name:   "bind read-only from a host dir",
-			mounts: func(*testing.T) []Mount { return []Mount{{Type: MountBind, Target: "/src", Source: ctxDir, Path: "src", ReadOnly: true}} },
+			name: "bind read-only from a host dir",
+			mounts: func(*testing.T) []Mount {
+				return []Mount{{Type: MountBind, Target: "/src", Source: ctxDir, Path: "src", ReadOnly: true}}
+			},
 			script: "cat /src/a.txt; echo x > /src/new 2>/dev/null && echo WRITABLE; true",
 			want:   "context a\n",
 		},
 		{
-			name:   "bind writable writes are thrown away",
-			mounts: func(*testing.T) []Mount { return []Mount{{Type: MountBind, Target: "/src", Source: ctxDir, Path: "src"}} },
+			name: "bind writable writes are thrown away",
+			mounts: func(*testing.T) []Mount {
+				return []Mount{{Type: MountBind, Target: "/src", Source: ctxDir, Path: "src"}}
+			},
 			script: "echo new > /src/new && cat /src/new && rm /src/a.txt && ls /src",
 			want:   "new\nnew\nroot\nsecret.env\n",
 			check: func(t *testing.T) {
@@ -103,8 +107,10 @@ func TestRunMounts(t *testing.T) {
 			want:   "a.txt\nroot\n",
 		},
 		{
-			name:   "bind source symlink stays inside the source",
-			mounts: func(*testing.T) []Mount { return []Mount{{Type: MountBind, Target: "/m", Source: ctxDir, Path: "src/root/src", ReadOnly: true}} },
+			name: "bind source symlink stays inside the source",
+			mounts: func(*testing.T) []Mount {
+				return []Mount{{Type: MountBind, Target: "/m", Source: ctxDir, Path: "src/root/src", ReadOnly: true}}
+			},
 			script: "cat /m/a.txt",
 			want:   "context a\n",
 		},
@@ -117,8 +123,10 @@ func TestRunMounts(t *testing.T) {
 			want:   "one\ntwo\n",
 		},
 		{
-			name:   "bind a single file",
-			mounts: func(*testing.T) []Mount { return []Mount{{Type: MountBind, Target: "/etc/a.txt", Source: ctxDir, Path: "src/a.txt", ReadOnly: true}} },
+			name: "bind a single file",
+			mounts: func(*testing.T) []Mount {
+				return []Mount{{Type: MountBind, Target: "/etc/a.txt", Source: ctxDir, Path: "src/a.txt", ReadOnly: true}}
+			},
 			script: "cat /etc/a.txt",
 			want:   "context a\n",
 		},

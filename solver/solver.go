@@ -48,6 +48,9 @@ type Options struct {
 	NoCache    bool   // run every step; results are still recorded
 	Hostname   string // hostname inside RUN steps
 	Sink       Sink   // progress events; nil discards them
+	// Secrets are RUN --mount=type=secret contents by id. They reach the
+	// executor only: never a layer, a cache key or an event.
+	Secrets map[string][]byte
 }
 
 // Solver runs DAGs against a store and an executor.
@@ -191,6 +194,7 @@ type keyInput struct {
 	Op      llb.Op          `json:"op"`
 	Inputs  []digest.Digest `json:"inputs"`
 	Content digest.Digest   `json:"content,omitempty"`
+	Binds   []digest.Digest `json:"binds,omitempty"` // context checksums of RUN bind mounts (mounts.go)
 }
 
 func (st *state) cacheKey(ctx context.Context, v *llb.Vertex, inputs []result) (digest.Digest, error) {
@@ -205,6 +209,11 @@ func (st *state) cacheKey(ctx context.Context, v *llb.Vertex, inputs []result) (
 		}
 		k.Content = sum
 	}
+	binds, err := st.bindSums(ctx, v.Op, inputs)
+	if err != nil {
+		return "", err
+	}
+	k.Binds = binds
 	b, err := json.Marshal(k)
 	if err != nil {
 		return "", fmt.Errorf("encode cache key: %w", err)
@@ -255,7 +264,13 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 	logs := newLogWriter(st.opt.Sink, v)
 	switch op := v.Op.(type) {
 	case *llb.ExecOp:
+		mounts, release, merr := st.execMounts(ctx, op, inputs)
+		if merr != nil {
+			return fail(merr, nil)
+		}
+		defer release()
 		err = st.exec.Run(ctx, executor.Spec{
+			Mounts:   mounts,
 			Rootfs:   rootfs,
 			Args:     op.Args,
 			Env:      op.Env,
