@@ -94,6 +94,18 @@ type CopySpec struct {
 	DestPath string   // absolute; a trailing "/" means a directory
 	Chown    string   // user[:group], names resolved in the destination's /etc/passwd, /etc/group
 	Chmod    string   // octal, applied to every copied file and dir
+	// Exclude are COPY --exclude patterns (moby/patternmatcher), relative to
+	// each source: a directory source's contents, or a file's name.
+	Exclude []string
+	// Parents keeps each source's path (after a "/./" pivot, if any) under
+	// DestPath, which is then a directory: COPY --parents.
+	Parents bool
+	// Extract unpacks a source file that is a tar archive into DestPath:
+	// ADD's rule.
+	Extract bool
+	// UsersFrom is a layer stack whose /etc/passwd and /etc/group resolve
+	// Chown names, when Dest is not the image (COPY --link).
+	UsersFrom []string
 }
 
 func (s *Spec) validate() error {

@@ -75,6 +75,12 @@ type copyConfig struct {
 	DestPath string
 	Chown    string
 	Chmod    string
+
+	// COPY --exclude, --parents, --link and ADD's extraction (copyflags_linux.go).
+	Exclude   []string
+	Parents   bool
+	Extract   bool
+	UsersFrom []string
 }
 
 // initMsg is what the child reports on fd 4.

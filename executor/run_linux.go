@@ -81,7 +81,7 @@ func (r *Runner) Copy(ctx context.Context, c CopySpec) error {
 		return fmt.Errorf("create copy dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	for _, d := range []string{"dest", "src", "empty"} {
+	for _, d := range []string{"dest", "src", "empty", "users"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("create copy dir: %w", err)
 		}
@@ -89,6 +89,7 @@ func (r *Runner) Copy(ctx context.Context, c CopySpec) error {
 	cfg := &copyConfig{
 		Dir: dir, Dest: c.Dest, SrcDir: c.SrcDir, SrcLower: c.SrcLower, Src: c.Src,
 		Excludes: c.Excludes, DestPath: c.DestPath, Chown: c.Chown, Chmod: c.Chmod,
+		Exclude: c.Exclude, Parents: c.Parents, Extract: c.Extract, UsersFrom: c.UsersFrom,
 	}
 	cmd := initCommand(unix.CLONE_NEWNS)
 	var stderr bytes.Buffer
