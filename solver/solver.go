@@ -165,6 +165,8 @@ func (st *state) run(ctx context.Context, v *llb.Vertex) (result, error) {
 		return st.source(ctx, v, op)
 	case *llb.ExecOp, *llb.CopyOp:
 		return st.step(ctx, v, inputs)
+	case *llb.HTTPOp:
+		return st.http(ctx, v, op)
 	default:
 		return result{}, fmt.Errorf("%s: %w", v.Op.Kind(), ErrUnknownOp)
 	}
@@ -214,6 +216,7 @@ func (st *state) cacheKey(ctx context.Context, v *llb.Vertex, inputs []result) (
 		return "", err
 	}
 	k.Binds = binds
+	linkKeyInputs(v.Op, &k)
 	b, err := json.Marshal(k)
 	if err != nil {
 		return "", fmt.Errorf("encode cache key: %w", err)
@@ -240,7 +243,7 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 		if ok {
 			if layers, err := st.loadLayers(rec.Layers); err == nil {
 				st.emit(v, Cached, nil)
-				return result{key: key, layers: layers}, nil
+				return result{key: key, layers: stack(v.Op, base, layers)}, nil
 			}
 		}
 	}
@@ -283,6 +286,7 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 		})
 	case *llb.CopyOp:
 		c := executor.CopySpec{Dest: rootfs, Src: op.Src, DestPath: op.Dest, Chown: op.Chown, Chmod: op.Chmod}
+		st.copySpec(&c, op, base)
 		if src := inputs[1]; src.local != nil {
 			c.SrcDir = st.opt.ContextDir
 			c.Excludes = src.local.Excludes
@@ -302,8 +306,12 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 	if err != nil {
 		return fail(err, nil)
 	}
+	parent := topChain(base)
+	if _, ok := linkCopy(v.Op); ok {
+		parent = "" // a bottom layer, stacked on any base (copy.go)
+	}
 	l, err := st.store.AddLayer(rootfs.Upper, cache.Layer{
-		ChainID: cache.ChainID(topChain(base), blob.DiffID),
+		ChainID: cache.ChainID(parent, blob.DiffID),
 		DiffID:  blob.DiffID,
 		Blob:    blob.Blob,
 		Empty:   blob.Empty,
@@ -312,8 +320,12 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 		return fail(err, nil)
 	}
 	layers := append(append([]cache.Layer(nil), base...), l)
-	rec := cache.Record{Layers: make([]digest.Digest, len(layers))}
-	for i, l := range layers {
+	own := layers
+	if _, ok := linkCopy(v.Op); ok {
+		own = []cache.Layer{l}
+	}
+	rec := cache.Record{Layers: make([]digest.Digest, len(own))}
+	for i, l := range own {
 		rec.Layers[i] = l.ChainID
 	}
 	if err := st.store.PutCacheRecord(key, rec); err != nil {
