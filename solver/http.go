@@ -36,9 +36,11 @@ var httpClient = &http.Client{Transport: &http.Transport{
 	ForceAttemptHTTP2:     true,
 }}
 
-// httpKey is what an HTTPOp's cache key covers: with a checksum, the
-// checksum (a hit never downloads); without, the content digest of this
-// build's download, so unchanged content keeps later steps cached.
+// httpKey is what an HTTPOp's cache key covers: the content's digest (and
+// the file name). With a checksum that is known before downloading, so a
+// hit never downloads; without, every build downloads and unchanged content
+// keeps later steps cached. A sha256 checksum and the digest of a download
+// give the same key.
 type httpKey struct {
 	Version  string        `json:"v"`
 	Kind     string        `json:"kind"`
@@ -62,10 +64,15 @@ func (st *state) http(ctx context.Context, v *llb.Vertex, op *llb.HTTPOp) (resul
 	if op.Filename == "" || strings.ContainsAny(op.Filename, "/\x00") || op.Filename == "." || op.Filename == ".." {
 		return fail(fmt.Errorf("%s: invalid file name %q", op.URL, op.Filename))
 	}
-	k := httpKey{Version: "kiln.v1", Kind: op.Kind(), Checksum: op.Checksum, Filename: op.Filename}
+	k := httpKey{Version: "kiln.v1", Kind: op.Kind(), Filename: op.Filename}
 	if op.Checksum != "" {
 		if err := op.Checksum.Validate(); err != nil {
 			return fail(fmt.Errorf("%s: checksum %q: %w", op.URL, op.Checksum, err))
+		}
+		if op.Checksum.Algorithm() == digest.SHA256 {
+			k.Content = op.Checksum
+		} else {
+			k.Checksum = op.Checksum
 		}
 		if r, ok, err := st.cached(k.digest()); err != nil {
 			return fail(err)
