@@ -169,7 +169,15 @@ func randomName() string {
 	return adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)]
 }
 
-// validName is Docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]*.
+// ValidateName checks a container name against Docker's rule,
+// [a-zA-Z0-9][a-zA-Z0-9_.-]*.
+func ValidateName(s string) error {
+	if !validName(s) {
+		return fmt.Errorf("%w %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", ErrInvalidName, s)
+	}
+	return nil
+}
+
 func validName(s string) bool {
 	if s == "" {
 		return false

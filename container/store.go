@@ -51,8 +51,10 @@ func (s *Store) Create(cfg Config) (*Container, error) {
 	if cfg.ID == "" {
 		cfg.ID = NewID()
 	}
-	if cfg.Name != "" && !validName(cfg.Name) {
-		return nil, fmt.Errorf("%w %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", ErrInvalidName, cfg.Name)
+	if cfg.Name != "" {
+		if err := ValidateName(cfg.Name); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Created.IsZero() {
 		cfg.Created = time.Now()

@@ -135,7 +135,9 @@ func initExec(c *execConfig, enc *json.Encoder) error {
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
 			Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: gids},
-			Pdeathsig:  syscall.SIGKILL,
+			// No Pdeathsig: Go's fork checks getppid() against the parent's
+			// pid to honour it, and across a pid namespace the parent reads
+			// as 0, so the child would kill itself at once.
 		},
 	}
 	if c.Tty {

@@ -124,6 +124,11 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 	if err != nil {
 		return nil, nil, err
 	}
+	if f.name != "" {
+		if err := container.ValidateName(f.name); err != nil {
+			return nil, nil, fmt.Errorf("--name: %w", err)
+		}
+	}
 	restart, err := container.ParseRestartPolicy(f.restart)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--restart: %w", err)
