@@ -62,14 +62,7 @@ func (r *Runner) Exec(ctx context.Context, s ExecSpec) error {
 	} else if err := ios.pipes(cmd, s.Stdin, s.Stdout, s.Stderr); err != nil {
 		return err
 	}
-	started := func(pid int) error {
-		ios.started()
-		if s.Started != nil {
-			return s.Started(pid)
-		}
-		return nil
-	}
-	res, err := runInit(ctx, cmd, initConfig{Exec: cfg}, s.Signals, started, nil)
+	res, err := runInit(ctx, cmd, initConfig{Exec: cfg}, s.Signals, ios.startedThen(s.Started), nil)
 	ios.wait()
 	if err != nil {
 		return err
@@ -106,15 +99,7 @@ func initExec(c *execConfig, enc *json.Encoder) error {
 			return fmt.Errorf("join container namespace %d: %w", i, err)
 		}
 	}
-	users, err := readDB("/etc/passwd", parsePasswd)
-	if err != nil {
-		return fmt.Errorf("read /etc/passwd: %w", err)
-	}
-	groups, err := readDB("/etc/group", parseGroup)
-	if err != nil {
-		return fmt.Errorf("read /etc/group: %w", err)
-	}
-	u, err := resolveUser(c.User, users, groups)
+	u, err := lookupUser(c.User)
 	if err != nil {
 		return err
 	}
@@ -181,4 +166,30 @@ func initExec(c *execConfig, enc *json.Encoder) error {
 	}
 	os.Exit(0)
 	return nil
+}
+
+// lookupUser resolves spec (as Spec.User) in the /etc/passwd and /etc/group
+// of the root this process now has.
+func lookupUser(spec string) (execUser, error) {
+	users, err := readDB("/etc/passwd", parsePasswd)
+	if err != nil {
+		return execUser{}, fmt.Errorf("read /etc/passwd: %w", err)
+	}
+	groups, err := readDB("/etc/group", parseGroup)
+	if err != nil {
+		return execUser{}, fmt.Errorf("read /etc/group: %w", err)
+	}
+	return resolveUser(spec, users, groups)
+}
+
+// startedThen is the runInit hook that hands the child its streams, then
+// calls fn (if any) with its pid.
+func (s *ioSetup) startedThen(fn func(pid int) error) func(pid int) error {
+	return func(pid int) error {
+		s.started()
+		if fn != nil {
+			return fn(pid)
+		}
+		return nil
+	}
 }

@@ -262,15 +262,7 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	if err := pivotRoot(root); err != nil {
 		return err
 	}
-	users, err := readDB("/etc/passwd", parsePasswd)
-	if err != nil {
-		return fmt.Errorf("read /etc/passwd: %w", err)
-	}
-	groups, err := readDB("/etc/group", parseGroup)
-	if err != nil {
-		return fmt.Errorf("read /etc/group: %w", err)
-	}
-	u, err := resolveUser(c.User, users, groups)
+	u, err := lookupUser(c.User)
 	if err != nil {
 		return err
 	}

@@ -56,14 +56,7 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	} else if err := ios.pipes(cmd, s.Stdin, s.Stdout, s.Stderr); err != nil {
 		return err
 	}
-	started := func(pid int) error {
-		ios.started()
-		if s.Started != nil {
-			return s.Started(pid)
-		}
-		return nil
-	}
-	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, started, s.Execed)
+	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, ios.startedThen(s.Started), s.Execed)
 	removeStubs(s.Rootfs.Upper, res.created)
 	ios.wait()
 	if err != nil {

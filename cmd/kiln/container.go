@@ -38,6 +38,22 @@ func (g *globals) getContainer(ref string) (*container.Store, *container.Contain
 	return cs, c, nil
 }
 
+// eachContainer finds every ref and calls fn on it, printing the ref once
+// done as Docker does; it stops at the first failure.
+func eachContainer(g *globals, refs []string, fn func(*container.Container) error) error {
+	for _, ref := range refs {
+		_, ctr, err := g.getContainer(ref)
+		if err != nil {
+			return err
+		}
+		if err := fn(ctr); err != nil {
+			return err
+		}
+		fmt.Println(ref)
+	}
+	return nil
+}
+
 // parseSignal takes "TERM", "SIGTERM", "sigterm" or "15".
 func parseSignal(s string) (syscall.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -58,18 +57,7 @@ func runExec(c *cobra.Command, g *globals, f *execFlags, ref string, args []stri
 	default:
 		return &runtimeError{fmt.Errorf("container %s is not running", ctr.Config.Name)}
 	}
-	env := append([]string(nil), ctr.Config.Env...)
-	for _, e := range f.env {
-		k, _, ok := strings.Cut(e, "=")
-		if !ok {
-			v, set := os.LookupEnv(k)
-			if !set {
-				continue
-			}
-			e = k + "=" + v
-		}
-		env = setEnv(env, k, e)
-	}
+	env := mergeEnv(ctr.Config.Env, f.env)
 	cwd := ctr.Config.Cwd
 	if f.workdir != "" {
 		if !filepath.IsAbs(f.workdir) {

@@ -18,11 +18,7 @@ func newPauseCommand(g *globals, pause bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			for _, ref := range args {
-				_, ctr, err := g.getContainer(ref)
-				if err != nil {
-					return err
-				}
+			return eachContainer(g, args, func(ctr *container.Container) error {
 				switch {
 				case !ctr.IsRunning():
 					return fmt.Errorf("container %s is not running", ctr.Config.Name)
@@ -38,9 +34,8 @@ func newPauseCommand(g *globals, pause bool) *cobra.Command {
 				if err := op(ctr.Config.ID); err != nil {
 					return fmt.Errorf("%s %s: %w", use, ctr.Config.Name, err)
 				}
-				fmt.Println(ref)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 }

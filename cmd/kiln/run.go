@@ -162,18 +162,7 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 	if len(argv) == 0 {
 		return nil, nil, fmt.Errorf("%s: no command specified (the image has no CMD or ENTRYPOINT)", ref)
 	}
-	env := append([]string(nil), cfg.Env...)
-	for _, e := range f.env {
-		k, _, ok := strings.Cut(e, "=")
-		if !ok {
-			v, set := os.LookupEnv(k)
-			if !set {
-				continue
-			}
-			e = k + "=" + v
-		}
-		env = setEnv(env, k, e)
-	}
+	env := mergeEnv(cfg.Env, f.env)
 	cwd := cfg.WorkingDir
 	if f.workdir != "" {
 		cwd = f.workdir
@@ -228,6 +217,24 @@ type runtimeError struct{ err error }
 
 func (e *runtimeError) Error() string { return e.err.Error() }
 func (e *runtimeError) Unwrap() error { return e.err }
+
+// mergeEnv is base with -e flags applied: K=V sets, K alone takes K from
+// kiln's own environment (and is skipped where unset), as Docker does.
+func mergeEnv(base, flags []string) []string {
+	env := append([]string(nil), base...)
+	for _, e := range flags {
+		k, _, ok := strings.Cut(e, "=")
+		if !ok {
+			v, set := os.LookupEnv(k)
+			if !set {
+				continue
+			}
+			e = k + "=" + v
+		}
+		env = setEnv(env, k, e)
+	}
+	return env
+}
 
 func setEnv(env []string, key, kv string) []string {
 	for i, e := range env {

@@ -21,17 +21,9 @@ func newStopCommand(g *globals) *cobra.Command {
 			if timeout < 0 {
 				return fmt.Errorf("stop -t %d: the timeout must not be negative", timeout)
 			}
-			for _, ref := range args {
-				_, ctr, err := g.getContainer(ref)
-				if err != nil {
-					return err
-				}
-				if err := stopContainer(ctr, time.Duration(timeout)*time.Second); err != nil {
-					return err
-				}
-				fmt.Println(ref)
-			}
-			return nil
+			return eachContainer(g, args, func(ctr *container.Container) error {
+				return stopContainer(ctr, time.Duration(timeout)*time.Second)
+			})
 		},
 	}
 	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait for the stop signal to work before SIGKILL")
@@ -49,11 +41,7 @@ func newKillCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("kill -s: %w", err)
 			}
-			for _, ref := range args {
-				_, ctr, err := g.getContainer(ref)
-				if err != nil {
-					return err
-				}
+			return eachContainer(g, args, func(ctr *container.Container) error {
 				if ctr.State.Status == container.Paused {
 					return fmt.Errorf("container %s is paused: unpause it first", ctr.Config.Name)
 				}
@@ -65,12 +53,8 @@ func newKillCommand(g *globals) *cobra.Command {
 				if sig == syscall.SIGKILL || sig == syscall.SIGTERM || sig == syscall.SIGINT {
 					_ = os.WriteFile(stopMarker(ctr), nil, 0o644)
 				}
-				if err := signalContainer(ctr, sig); err != nil {
-					return err
-				}
-				fmt.Println(ref)
-			}
-			return nil
+				return signalContainer(ctr, sig)
+			})
 		},
 	}
 	c.Flags().StringVarP(&sigName, "signal", "s", "KILL", "signal to send (name or number)")
@@ -84,20 +68,12 @@ func newRestartCommand(g *globals) *cobra.Command {
 		Short: "Stop and start containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			for _, ref := range args {
-				_, ctr, err := g.getContainer(ref)
-				if err != nil {
-					return err
-				}
+			return eachContainer(g, args, func(ctr *container.Container) error {
 				if err := stopContainer(ctr, time.Duration(timeout)*time.Second); err != nil {
 					return err
 				}
-				if err := startDetached(g, ctr); err != nil {
-					return err
-				}
-				fmt.Println(ref)
-			}
-			return nil
+				return startDetached(g, ctr)
+			})
 		},
 	}
 	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait for the stop signal to work before SIGKILL")
