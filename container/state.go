@@ -35,6 +35,8 @@ func (c *Container) reconcile() {
 		return
 	}
 	st.Status = Exited
+	// Nobody else will: the supervisor that would have is gone.
+	_ = RemoveCgroup(c.Config.ID)
 	st.ExitCode = KilledCode
 	if st.Error == "" {
 		st.Error = "the supervisor died without recording an exit"
