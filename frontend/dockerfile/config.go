@@ -166,6 +166,7 @@ func (d *dispatch) maintainer(ins instruction) error {
 		return err
 	}
 	d.image.Author = a
+	d.c.warnings = append(d.c.warnings, fmt.Sprintf("%s:%d: MAINTAINER is deprecated: use LABEL org.opencontainers.image.authors=…", d.c.opt.File, ins.line))
 	d.history("MAINTAINER "+a, false)
 	return nil
 }

@@ -212,6 +212,13 @@ func (c *converter) parse(dockerfile []byte) error {
 		return &Error{File: c.opt.File, Line: line, Err: &syntaxError{msg: err.Error()}}
 	}
 	c.escape = res.EscapeToken
+	if syntax, _, loc, ok := parser.DetectSyntax(dockerfile); ok {
+		line := 0
+		if len(loc) > 0 {
+			line = loc[0].Start.Line
+		}
+		c.warnings = append(c.warnings, fmt.Sprintf("%s:%d: syntax directive %q ignored: kiln uses its built-in Dockerfile frontend", c.opt.File, line, syntax))
+	}
 	for _, w := range res.Warnings {
 		line := 0
 		if w.Location != nil {

@@ -258,5 +258,11 @@ func FuzzConvert(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
+		if _, err := json.Marshal(res.Config); err != nil {
+			t.Fatalf("marshal config: %v", err)
+		}
+		if !reflect.DeepEqual(res.Image, res.Config.OCI()) {
+			t.Fatalf("got Result.Image %+v, want Config.OCI()", res.Image)
+		}
 	})
 }
