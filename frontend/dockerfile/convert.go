@@ -474,6 +474,9 @@ func (c *converter) triggers(s *stage, d *dispatch) ([]instruction, error) {
 			return nil, c.errorAt(s.from, fmt.Errorf("ONBUILD trigger %q of %s: %w", expr, s.base, errors.Unwrap(err)))
 		}
 		ins.line, ins.onbuild = s.from.line, true
+		if ins.cmd == "ARG" {
+			c.declareArgs(ins)
+		}
 		ins.original = "ONBUILD " + ins.original
 		out = append(out, ins)
 	}
