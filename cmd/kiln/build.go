@@ -35,6 +35,7 @@ type buildFlags struct {
 	network   string
 	iidfile   string
 	printLLB  bool
+	cache     cacheFlags
 }
 
 func newBuildCommand(g *globals) *cobra.Command {
@@ -58,6 +59,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.network, "network", "default", "network for RUN steps: default, none or host")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
 	fl.BoolVar(&f.printLLB, "print-llb", false, "print the build graph and exit")
+	addCacheFlags(fl, &f.cache)
 	return c
 }
 
@@ -140,6 +142,11 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	prog := newProgress(f.progress, os.Stderr)
+	prog.explain = f.cache.explain
+	cb, err := startCacheBuild(ctx, store, &f.cache, contextDir, f.file, f.target)
+	if err != nil {
+		return err
+	}
 	for _, w := range res.Warnings {
 		prog.warn(w)
 	}
@@ -147,9 +154,13 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		ContextDir: contextDir,
 		NoCache:    f.noCache,
 		Sink:       prog.event,
+		Explain:    cb.explainer,
 	})
 	prog.close()
 	if err != nil {
+		return err
+	}
+	if err := cb.finish(ctx, prog, layers); err != nil {
 		return err
 	}
 	desc, err := exporter.WriteImage(ctx, store, res.Image, layers)
