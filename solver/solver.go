@@ -236,16 +236,15 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 	}
 	base := inputs[0].layers
 	if !st.opt.NoCache {
-		rec, ok, err := st.store.CacheRecord(key)
+		r, ok, unlock, err := st.lookup(ctx, key)
 		if err != nil {
 			return fail(err, nil)
 		}
 		if ok {
-			if layers, err := st.loadLayers(rec.Layers); err == nil {
-				st.emit(v, Cached, nil)
-				return result{key: key, layers: layers}, nil
-			}
+			st.emit(v, Cached, nil)
+			return r, nil
 		}
+		defer unlock()
 	}
 
 	st.emitStarted(v, st.why(v, key))

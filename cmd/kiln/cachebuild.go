@@ -91,4 +91,29 @@ func exportCache(ctx context.Context, store *cache.Store, spec string, steps []s
 	return fmt.Errorf("--cache-to %s: not implemented yet", spec)
 }
 
-func autoGC(store *cache.Store, keep string) error { return nil }
+// autoGC keeps the store under --gc-keep-storage, or gc-keep-storage from
+// ROOT/config.toml. It only runs when no other Store is open: it must not
+// make a build wait for another, and the next build will try again.
+func autoGC(store *cache.Store, keep string) error {
+	var limit int64
+	if keep != "" {
+		n, err := cache.ParseSize(keep)
+		if err != nil {
+			return fmt.Errorf("--gc-keep-storage: %w", err)
+		}
+		limit = n
+	} else {
+		cfg, err := store.LoadConfig()
+		if err != nil {
+			return err
+		}
+		limit = cfg.GCKeepStorage
+	}
+	if limit <= 0 {
+		return nil
+	}
+	if _, _, err := store.TryPrune(cache.PruneOptions{KeepStorage: limit}); err != nil {
+		return fmt.Errorf("garbage collection: %w", err)
+	}
+	return nil
+}

@@ -76,6 +76,8 @@ func newRootCommand() *cobra.Command {
 		newInspectCommand(g),
 		newRmiCommand(g),
 		newTagCommand(g),
+		newPruneCommand(g),
+		newSystemCommand(g),
 	)
 	return root
 }
