@@ -18,12 +18,12 @@ import (
 // progress renders the solver's events: live on a terminal, as BuildKit's
 // plain lines for CI logs, or not at all.
 type progress struct {
-	mode  string // tty, plain or quiet
-	out   io.Writer
+	mode string // tty, plain or quiet
+	out  io.Writer
 	// explain also shows "no earlier build" reasons inline, and a summary
 	// of every rebuilt step at the end (--explain).
 	explain bool
-	start time.Time
+	start   time.Time
 
 	mu    sync.Mutex
 	steps []*stepState
