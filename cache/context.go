@@ -49,23 +49,27 @@ const maxSymlinkHops = 40
 // A src that leaves the context wraps ErrOutsideContext; one that selects
 // nothing wraps ErrNotFound: `"app/" not found in build context`.
 func (s *Store) ChecksumContext(ctx context.Context, dir string, srcs []string, excludes []string) (digest.Digest, error) {
-	return s.checksumContext(ctx, dir, srcs, excludes, nil)
+	return s.checksumContext(ctx, dir, srcs, excludes, nil, false)
 }
 
 // ChecksumContextFiles is ChecksumContext that also returns what it selected:
 // each entry's path (relative to the context root, "/"-separated) mapped to
 // the line it contributed to the digest (type, mode, content digest or link
 // target). `kiln build --explain` diffs two of these to name changed files.
-func (s *Store) ChecksumContextFiles(ctx context.Context, dir string, srcs []string, excludes []string) (digest.Digest, map[string]string, error) {
+//
+// With ignoreMode, permission bits are left out of the digest: for a
+// `COPY --chmod`, which gives every entry the same mode, so that a laptop's
+// umask and a CI machine's give the same key.
+func (s *Store) ChecksumContextFiles(ctx context.Context, dir string, srcs []string, excludes []string, ignoreMode bool) (digest.Digest, map[string]string, error) {
 	files := map[string]string{}
-	d, err := s.checksumContext(ctx, dir, srcs, excludes, files)
+	d, err := s.checksumContext(ctx, dir, srcs, excludes, files, ignoreMode)
 	if err != nil {
 		return "", nil, err
 	}
 	return d, files, nil
 }
 
-func (s *Store) checksumContext(ctx context.Context, dir string, srcs []string, excludes []string, files map[string]string) (digest.Digest, error) {
+func (s *Store) checksumContext(ctx context.Context, dir string, srcs []string, excludes []string, files map[string]string, ignoreMode bool) (digest.Digest, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return "", fmt.Errorf("build context: %w", err)
@@ -103,6 +107,9 @@ func (s *Store) checksumContext(ctx context.Context, dir string, srcs []string, 
 		fmt.Fprintf(h, "src %q\n", sel.src)
 		for _, e := range sel.entries {
 			line := fmt.Sprintf("%c %04o", typeChar(e.mode), modeBits(e.mode))
+			if ignoreMode {
+				line = fmt.Sprintf("%c -", typeChar(e.mode))
+			}
 			switch {
 			case e.file != nil:
 				line += " " + e.file.digest.String()

@@ -45,7 +45,7 @@ type KeyedStep struct {
 // ContextFiler is the optional part of a Store that keeps the selections of
 // COPY steps, so that --explain can name changed files (*cache.Store).
 type ContextFiler interface {
-	ChecksumContextFiles(ctx context.Context, dir string, srcs, excludes []string) (digest.Digest, map[string]string, error)
+	ChecksumContextFiles(ctx context.Context, dir string, srcs, excludes []string, ignoreMode bool) (digest.Digest, map[string]string, error)
 	PutContextFiles(content digest.Digest, files map[string]string) error
 	ContextFiles(content digest.Digest) (map[string]string, bool, error)
 }
@@ -103,17 +103,22 @@ func StepID(name string) string {
 	return name
 }
 
-// checksum is ChecksumContext for the COPY v, keeping the selection for
-// the explanation when explaining.
-func (st *state) checksum(ctx context.Context, v *llb.Vertex, srcs, excludes []string) (digest.Digest, error) {
+// checksum is ChecksumContext for the COPY cp, keeping the selection for
+// the explanation when explaining. A --chmod gives every copied entry its
+// mode, so the sources' modes (the umask of whoever checked them out) are
+// left out of the key.
+func (st *state) checksum(ctx context.Context, cp *llb.CopyOp, excludes []string) (digest.Digest, error) {
 	e := st.opt.Explain
 	cf, ok := st.store.(ContextFiler)
-	if e == nil || !ok {
-		return st.store.ChecksumContext(ctx, st.opt.ContextDir, srcs, excludes)
+	if !ok || (e == nil && cp.Chmod == "") {
+		return st.store.ChecksumContext(ctx, st.opt.ContextDir, cp.Src, excludes)
 	}
-	sum, files, err := cf.ChecksumContextFiles(ctx, st.opt.ContextDir, srcs, excludes)
+	sum, files, err := cf.ChecksumContextFiles(ctx, st.opt.ContextDir, cp.Src, excludes, cp.Chmod != "")
 	if err != nil {
 		return "", err
+	}
+	if e == nil {
+		return sum, nil
 	}
 	// Kept by content digest: an unchanged selection costs one lstat.
 	if err := cf.PutContextFiles(sum, files); err != nil {

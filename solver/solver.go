@@ -209,7 +209,7 @@ func (st *state) cacheKey(ctx context.Context, v *llb.Vertex, inputs []result) (
 		k.Inputs[i] = in.key
 	}
 	if cp, ok := v.Op.(*llb.CopyOp); ok && len(inputs) > 1 && inputs[1].local != nil {
-		sum, err := st.checksum(ctx, v, cp.Src, inputs[1].local.Excludes)
+		sum, err := st.checksum(ctx, cp, inputs[1].local.Excludes)
 		if err != nil {
 			return "", err
 		}

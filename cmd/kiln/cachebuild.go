@@ -1,10 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -83,12 +87,66 @@ func (cb *cacheBuild) finish(ctx context.Context, prog *progress, layers []cache
 	return autoGC(cb.store, cb.flags.gcKeepStorage)
 }
 
+// parseCacheSpec parses a --cache-to/--cache-from value: comma-separated
+// key=value pairs, as BuildKit's flags take them.
+func parseCacheSpec(flag, spec string) (map[string]string, error) {
+	kv := map[string]string{}
+	for _, f := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%s %q: want type=local,KEY=VALUE,…", flag, spec)
+		}
+		kv[k] = v
+	}
+	switch kv["type"] {
+	case "local":
+	case "registry":
+		return nil, fmt.Errorf("%s %q: type=registry is not supported yet (use type=local)", flag, spec)
+	default:
+		return nil, fmt.Errorf("%s %q: type %q is not one of local", flag, spec, kv["type"])
+	}
+	return kv, nil
+}
+
 func importCache(ctx context.Context, store *cache.Store, spec string) error {
-	return fmt.Errorf("--cache-from %s: not implemented yet", spec)
+	kv, err := parseCacheSpec("--cache-from", spec)
+	if err != nil {
+		return err
+	}
+	src := kv["src"]
+	if src == "" {
+		return fmt.Errorf("--cache-from %q: src=DIR is required", spec)
+	}
+	if _, err := os.Stat(filepath.Join(src, "index.json")); errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing exported there yet: a first CI run
+	}
+	rep, err := solver.ImportCache(ctx, store, src)
+	if err != nil {
+		return fmt.Errorf("--cache-from %s: %w", src, err)
+	}
+	for _, r := range rep.Rejected {
+		fmt.Fprintf(os.Stderr, "WARNING: --cache-from %s: ignored %s\n", src, r)
+	}
+	return nil
 }
 
 func exportCache(ctx context.Context, store *cache.Store, spec string, steps []solver.KeyedStep, layers []cache.Layer) error {
-	return fmt.Errorf("--cache-to %s: not implemented yet", spec)
+	kv, err := parseCacheSpec("--cache-to", spec)
+	if err != nil {
+		return err
+	}
+	dest := kv["dest"]
+	if dest == "" {
+		return fmt.Errorf("--cache-to %q: dest=DIR is required", spec)
+	}
+	mode := cmp.Or(kv["mode"], "min")
+	if mode != "min" && mode != "max" {
+		return fmt.Errorf("--cache-to %q: mode %q is not one of min, max", spec, mode)
+	}
+	if _, err := solver.ExportCache(ctx, store, dest, steps, layers, mode == "min"); err != nil {
+		return fmt.Errorf("--cache-to %s: %w", dest, err)
+	}
+	return nil
 }
 
 // autoGC keeps the store under --gc-keep-storage, or gc-keep-storage from
