@@ -56,6 +56,11 @@ func startCacheBuild(ctx context.Context, store *cache.Store, f *cacheFlags, con
 		}
 		file = abs
 	}
+	for _, spec := range f.cacheTo {
+		if _, err := parseCacheSpec("--cache-to", spec); err != nil {
+			return nil, err
+		}
+	}
 	cb := &cacheBuild{store: store, flags: f, historyID: cache.HistoryID(contextDir, file, target)}
 	prev, err := store.BuildHistory(cb.historyID)
 	if err != nil {
