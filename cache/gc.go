@@ -337,6 +337,17 @@ func (s *Store) prune(opt PruneOptions) (PruneReport, error) {
 			blobRefs[lu.meta.Blob.Digest]++
 		}
 	}
+	// What nothing uses goes anyway: count it gone before choosing records.
+	for _, lu := range u.layers {
+		if lu.refs == 0 {
+			total -= lu.size
+		}
+	}
+	for d, sz := range u.blobs {
+		if blobRefs[d] == 0 && !u.imageBlobs[d] {
+			total -= sz
+		}
+	}
 	for _, r := range cands {
 		if opt.KeepStorage > 0 && total <= opt.KeepStorage {
 			break
