@@ -13,7 +13,7 @@ import (
 func TestExplainRebuilds(t *testing.T) {
 	root := newBusyboxRoot(t)
 	dir := newContext(t, map[string]string{
-		"Dockerfile": "FROM busybox\nARG V=1\nCOPY deps /deps\nCOPY src /src\nRUN echo $V > /v\nRUN cat /src/app.go\n",
+		"Dockerfile":  "FROM busybox\nARG V=1\nCOPY deps /deps\nCOPY src /src\nRUN echo $V > /v\nRUN cat /src/app.go\n",
 		"deps/lib.go": "lib\n",
 		"src/app.go":  "one\n",
 		"src/util.go": "util\n",
