@@ -74,54 +74,52 @@ func newSystemCommand(g *globals) *cobra.Command {
 		Use:   "system",
 		Short: "Inspect and verify the store",
 	}
-	c.AddCommand(&cobra.Command{
-		Use:   "df",
-		Short: "Show what uses space in the store",
-		Args:  exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, args []string) error {
-			store, err := g.open()
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			u, err := store.DiskUsage()
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(c.OutOrStdout(), 0, 8, 3, ' ', 0)
-			fmt.Fprintln(w, "TYPE\tTOTAL\tSIZE\tRECLAIMABLE")
-			for _, l := range []struct {
-				name string
-				u    cache.UsageLine
-			}{{"Images", u.Images}, {"Layers", u.Layers}, {"Build Cache", u.BuildCache}, {"Cache Mounts", u.Mounts}} {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", l.name, l.u.Count, cache.FormatSize(l.u.Size), cache.FormatSize(l.u.Reclaimable))
-			}
-			return w.Flush()
-		},
-	})
-	c.AddCommand(&cobra.Command{
-		Use:   "check",
-		Short: "Verify every blob digest, layer and cache record in the store",
-		Args:  exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, args []string) error {
-			store, err := g.open()
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			problems, err := store.Check()
-			if err != nil {
-				return err
-			}
-			for _, p := range problems {
-				fmt.Fprintln(c.OutOrStdout(), p)
-			}
-			if len(problems) > 0 {
-				return fmt.Errorf("store %s: %d problems", store.Root(), len(problems))
-			}
-			fmt.Fprintln(c.OutOrStdout(), "store is consistent")
-			return nil
-		},
-	})
+	c.AddCommand(storeCommand(g, "df", "Show what uses space in the store", func(c *cobra.Command, store *cache.Store) error {
+		u, err := store.DiskUsage()
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(c.OutOrStdout(), 0, 8, 3, ' ', 0)
+		fmt.Fprintln(w, "TYPE\tTOTAL\tSIZE\tRECLAIMABLE")
+		for _, l := range []struct {
+			name string
+			u    cache.UsageLine
+		}{{"Images", u.Images}, {"Layers", u.Layers}, {"Build Cache", u.BuildCache}, {"Cache Mounts", u.Mounts}} {
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", l.name, l.u.Count, cache.FormatSize(l.u.Size), cache.FormatSize(l.u.Reclaimable))
+		}
+		return w.Flush()
+	}))
+	c.AddCommand(storeCommand(g, "check", "Verify every blob digest, layer and cache record in the store", func(c *cobra.Command, store *cache.Store) error {
+		problems, err := store.Check()
+		if err != nil {
+			return err
+		}
+		for _, p := range problems {
+			fmt.Fprintln(c.OutOrStdout(), p)
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("store %s: %d problems", store.Root(), len(problems))
+		}
+		fmt.Fprintln(c.OutOrStdout(), "store is consistent")
+		return nil
+	}))
 	return c
+}
+
+// storeCommand is a subcommand without arguments that works on the open
+// store.
+func storeCommand(g *globals, use, short string, run func(*cobra.Command, *cache.Store) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, args []string) error {
+			store, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			return run(c, store)
+		},
+	}
 }
