@@ -228,14 +228,12 @@ func verifyEntry(store Store, e cacheEntry, byKey map[digest.Digest]cacheEntry) 
 	if e.Key.Validate() != nil || digest.FromBytes(e.Input) != e.Key {
 		return "key is not the digest of its input"
 	}
-	var in keyInput
-	var raw struct {
+	var in struct {
 		Inputs []digest.Digest `json:"inputs"`
 	}
-	if err := json.Unmarshal(e.Input, &raw); err != nil {
+	if err := json.Unmarshal(e.Input, &in); err != nil {
 		return "unreadable key input"
 	}
-	in.Inputs = raw.Inputs
 	if len(e.Layers) == 0 {
 		return "no layers"
 	}
