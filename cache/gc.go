@@ -193,7 +193,9 @@ func (s *Store) scan() (*usage, error) {
 	mdir := filepath.Join(s.root, "mounts")
 	ents, _ = os.ReadDir(mdir)
 	for _, e := range ents {
-		u.mounts[e.Name()] = dirSize(filepath.Join(mdir, e.Name()))
+		if e.IsDir() { // not the mounts/<name>.lock files beside them
+			u.mounts[e.Name()] = dirSize(filepath.Join(mdir, e.Name()))
+		}
 	}
 	return u, nil
 }
@@ -301,6 +303,11 @@ func (s *Store) prune(opt PruneOptions) (PruneReport, error) {
 			rep.Mounts++
 			rep.Freed += sz
 			total -= sz
+		}
+		// Their lock files: no Store is open, so none is held.
+		locks, _ := filepath.Glob(filepath.Join(s.root, "mounts", "*.lock"))
+		for _, l := range locks {
+			_ = os.Remove(l)
 		}
 		for _, d := range []string{"contexts", "history"} {
 			ents, _ := os.ReadDir(filepath.Join(s.root, d))

@@ -47,6 +47,7 @@ const (
 type initConfig struct {
 	Run  *runConfig  `json:",omitempty"`
 	Copy *copyConfig `json:",omitempty"`
+	Exec *execConfig `json:",omitempty"`
 }
 
 type runConfig struct {
@@ -60,6 +61,9 @@ type runConfig struct {
 	NewNet   bool
 	Tty      bool
 	Console  string // the pty slave's path, bind-mounted on /dev/console
+
+	// Mounts are RUN --mount's, in mount order (see mount_linux.go).
+	Mounts []Mount
 }
 
 type copyConfig struct {
@@ -72,6 +76,12 @@ type copyConfig struct {
 	DestPath string
 	Chown    string
 	Chmod    string
+
+	// COPY --exclude, --parents, --link and ADD's extraction (copyflags_linux.go).
+	Exclude   []string
+	Parents   bool
+	Extract   bool
+	UsersFrom []string
 }
 
 // initMsg is what the child reports on fd 4.
@@ -118,6 +128,11 @@ func initMain(enc *json.Encoder) error {
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("read init config: %w", err)
+	}
+	if cfg.Exec != nil {
+		// In the host's mount namespace until it joins the container's:
+		// nothing to make private, nothing to mount.
+		return initExec(cfg.Exec, enc)
 	}
 	// Nothing mounted below may ever propagate to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -256,15 +271,7 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	if err := pivotRoot(root); err != nil {
 		return err
 	}
-	users, err := readDB("/etc/passwd", parsePasswd)
-	if err != nil {
-		return fmt.Errorf("read /etc/passwd: %w", err)
-	}
-	groups, err := readDB("/etc/group", parseGroup)
-	if err != nil {
-		return fmt.Errorf("read /etc/group: %w", err)
-	}
-	u, err := resolveUser(c.User, users, groups)
+	u, err := lookupUser(c.User)
 	if err != nil {
 		return err
 	}
@@ -427,6 +434,9 @@ func setupRootfs(c *runConfig, st *stubs) error {
 		if err := mnt(filepath.Join(c.Dir, f), target, "bind", unix.MS_BIND, ""); err != nil {
 			return err
 		}
+	}
+	if err := setupMounts(c, st); err != nil {
+		return err
 	}
 	// The working directory is real content: it lands in the layer, as
 	// with Docker.

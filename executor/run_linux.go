@@ -39,6 +39,7 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	cfg := &runConfig{
 		Dir: dir, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User,
 		Hostname: s.Hostname, NewNet: s.Network == "none", Tty: s.Tty,
+		Mounts: childMounts(s.Mounts),
 	}
 	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
 	if cfg.NewNet {
@@ -56,7 +57,7 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	} else if err := ios.pipes(cmd, s.Stdin, s.Stdout, s.Stderr); err != nil {
 		return err
 	}
-	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, ios.started)
+	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, ios.startedThen(s.Started), s.Execed)
 	removeStubs(s.Rootfs.Upper, res.created)
 	ios.wait()
 	if err != nil {
@@ -80,7 +81,7 @@ func (r *Runner) Copy(ctx context.Context, c CopySpec) error {
 		return fmt.Errorf("create copy dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	for _, d := range []string{"dest", "src", "empty"} {
+	for _, d := range []string{"dest", "src", "empty", "users"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("create copy dir: %w", err)
 		}
@@ -88,11 +89,12 @@ func (r *Runner) Copy(ctx context.Context, c CopySpec) error {
 	cfg := &copyConfig{
 		Dir: dir, Dest: c.Dest, SrcDir: c.SrcDir, SrcLower: c.SrcLower, Src: c.Src,
 		Excludes: c.Excludes, DestPath: c.DestPath, Chown: c.Chown, Chmod: c.Chmod,
+		Exclude: c.Exclude, Parents: c.Parents, Extract: c.Extract, UsersFrom: c.UsersFrom,
 	}
 	cmd := initCommand(unix.CLONE_NEWNS)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	res, err := runInit(ctx, cmd, initConfig{Copy: cfg}, nil, nil)
+	res, err := runInit(ctx, cmd, initConfig{Copy: cfg}, nil, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -148,7 +150,7 @@ type initResult struct {
 // runInit starts the init child, sends it cfg, collects its reports,
 // forwards signals and waits. An error the child reported is returned as
 // is; ctx's cancellation kills it.
-func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan os.Signal, started func()) (initResult, error) {
+func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan os.Signal, started func(pid int) error, execed func()) (initResult, error) {
 	var res initResult
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
@@ -170,7 +172,14 @@ func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan 
 		return res, fmt.Errorf("start init: %w", err)
 	}
 	if started != nil {
-		started()
+		// The child blocks reading its config until the goroutine below
+		// sends it: nothing of the container has run yet.
+		if err := started(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			<-waited
+			cfgW.Close()
+			return res, err
+		}
 	}
 	go func() {
 		// The child may die before reading; it is waited for below.
@@ -188,6 +197,9 @@ func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan 
 				return
 			}
 			res.created = append(res.created, m.Created...)
+			if m.Exec && !res.execed && execed != nil {
+				execed()
+			}
 			res.execed = res.execed || m.Exec
 			if m.Error != "" && childErr == nil {
 				childErr = childError(m.Error, m.Kind)

@@ -52,7 +52,17 @@ type cacheEntry struct {
 // only those on the final image's chain (layers, bottom first) go; else
 // every step of the build.
 func ExportCache(ctx context.Context, store Store, dir string, steps []KeyedStep, final []cache.Layer, min bool) (int, error) {
+	finalDiffs := map[digest.Digest]bool{}
+	for _, l := range final {
+		finalDiffs[l.DiffID] = true
+	}
 	onFinal := func(ids []digest.Digest) bool {
+		if len(ids) == 1 && final != nil {
+			// A COPY --link layer is a bottom layer wherever it lands.
+			if l, ok, err := store.Layer(ids[0]); err == nil && ok && finalDiffs[l.DiffID] {
+				return true
+			}
+		}
 		if len(ids) > len(final) {
 			return false
 		}
@@ -230,6 +240,9 @@ func verifyEntry(store Store, e cacheEntry, byKey map[digest.Digest]cacheEntry) 
 	}
 	var in struct {
 		Inputs []digest.Digest `json:"inputs"`
+		Op     struct {
+			Link bool `json:"link"`
+		} `json:"op"`
 	}
 	if err := json.Unmarshal(e.Input, &in); err != nil {
 		return "unreadable key input"
@@ -249,8 +262,12 @@ func verifyEntry(store Store, e cacheEntry, byKey map[digest.Digest]cacheEntry) 
 		}
 	}
 	// A step adds one layer to its parent's: the record must extend the
-	// parent's result, where the parent is known.
-	if len(in.Inputs) > 0 && in.Inputs[0] != "" {
+	// parent's result, where the parent is known. A COPY --link records
+	// its own layer alone, a bottom layer (copy.go).
+	if in.Op.Link && len(e.Layers) != 1 {
+		return "a COPY --link record must hold one layer"
+	}
+	if len(in.Inputs) > 0 && in.Inputs[0] != "" && !in.Op.Link {
 		var parent []digest.Digest
 		if p, ok := byKey[in.Inputs[0]]; ok {
 			for _, l := range p.Layers {

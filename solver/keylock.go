@@ -38,16 +38,3 @@ func (st *state) lookup(ctx context.Context, key digest.Digest) (r result, ok bo
 	}
 	return result{}, false, unlock, nil
 }
-
-// cached returns the cached result of key, if it is complete.
-func (st *state) cached(key digest.Digest) (result, bool, error) {
-	rec, ok, err := st.store.CacheRecord(key)
-	if err != nil || !ok {
-		return result{}, false, err
-	}
-	layers, err := st.loadLayers(rec.Layers)
-	if err != nil {
-		return result{}, false, nil
-	}
-	return result{key: key, layers: layers}, true, nil
-}
