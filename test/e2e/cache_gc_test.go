@@ -155,3 +155,26 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("build with a bad config.toml: got exit status %d, stderr %q, want an error naming line 1", code, stderr)
 	}
 }
+
+// A RUN --mount=type=cache directory shows in system df and goes with
+// prune --all only.
+func TestPruneCacheMounts(t *testing.T) {
+	root := newBusyboxRoot(t)
+	dir := newContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN --mount=type=cache,target=/c head -c 50000 /dev/zero > /c/f\n",
+	})
+	build(t, root, dir)
+	if n, _ := dfRow(t, root, "Cache Mounts"); n != 1 {
+		t.Fatalf("system df after a build with a cache mount: got %d cache mounts, want 1", n)
+	}
+	mustKiln(t, root, "prune")
+	if n, _ := dfRow(t, root, "Cache Mounts"); n != 1 {
+		t.Errorf("cache mounts after prune: got %d, want 1 (only --all removes them)", n)
+	}
+	mustKiln(t, root, "prune", "--all")
+	if n, _ := dfRow(t, root, "Cache Mounts"); n != 0 {
+		t.Errorf("cache mounts after prune --all: got %d, want 0", n)
+	}
+	mustCheck(t, root, "after prune --all")
+	build(t, root, dir, "--no-cache")
+}
