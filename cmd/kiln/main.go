@@ -89,6 +89,8 @@ func newRootCommand() *cobra.Command {
 		newPauseCommand(g, true),
 		newPauseCommand(g, false),
 		newSuperviseCommand(g),
+		newPruneCommand(g),
+		newSystemCommand(g),
 	)
 	return root
 }
