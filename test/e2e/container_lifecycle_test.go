@@ -86,7 +86,13 @@ func TestContainerStopSignal(t *testing.T) {
 		}
 		t.Fatalf("build: exit %d: %s", code, errOut)
 	}
-	runDetached(t, root, "--name", "s", "stopper", "sh", "-c", "trap 'exit 10' USR1; trap 'exit 20' TERM; while true; do sleep 0.1; done")
+	runDetached(t, root, "--name", "s", "stopper", "sh", "-c", "trap 'exit 10' USR1; trap 'exit 20' TERM; echo ready; while true; do sleep 0.1; done")
+	// A signal that arrives before the shell has set its traps is ignored
+	// (the shell is PID 1), so wait until it says it is ready.
+	eventually(t, 10*time.Second, "the traps are set", func() bool {
+		out, _ := mustKiln(t, root, "logs", "s")
+		return strings.Contains(out, "ready")
+	})
 	mustKiln(t, root, "stop", "-t", "30", "s")
 	if out, _ := mustKiln(t, root, "wait", "s"); strings.TrimSpace(out) != "10" {
 		t.Errorf("stop of an image with STOPSIGNAL SIGUSR1: exit %q, want 10 (the USR1 trap)", out)
