@@ -54,7 +54,11 @@ const gzipBlockSize = 1 << 20
 // directories get a ".wh..wh..opq" entry. Of the xattrs only
 // security.capability is kept, as docker does; overlay's own are never
 // written. Sockets are skipped.
-func WriteLayer(ctx context.Context, bs BlobStore, dir string) (LayerBlob, error) {
+func WriteLayer(ctx context.Context, bs BlobStore, dir string, opts ...LayerOption) (LayerBlob, error) {
+	var lo layerOptions
+	for _, o := range opts {
+		o(&lo)
+	}
 	pr, pw := io.Pipe()
 	type result struct {
 		diffID  digest.Digest
@@ -64,7 +68,7 @@ func WriteLayer(ctx context.Context, bs BlobStore, dir string) (LayerBlob, error
 	done := make(chan result, 1)
 	go func() {
 		var res result
-		res.diffID, res.entries, res.err = writeLayerStream(ctx, dir, pw)
+		res.diffID, res.entries, res.err = writeLayerStream(ctx, dir, pw, lo)
 		pw.CloseWithError(res.err) // nil closes with io.EOF
 		done <- res
 	}()
@@ -91,7 +95,7 @@ func WriteLayer(ctx context.Context, bs BlobStore, dir string) (LayerBlob, error
 
 // writeLayerStream writes the compressed layer of dir to w and returns the
 // digest of the uncompressed tar and the number of entries.
-func writeLayerStream(ctx context.Context, dir string, w io.Writer) (digest.Digest, int, error) {
+func writeLayerStream(ctx context.Context, dir string, w io.Writer, lo layerOptions) (digest.Digest, int, error) {
 	gz, err := pgzip.NewWriterLevel(w, pgzip.DefaultCompression)
 	if err != nil {
 		return "", 0, err
@@ -110,6 +114,7 @@ func writeLayerStream(ctx context.Context, dir string, w io.Writer) (digest.Dige
 		root:  dir,
 		tw:    tar.NewWriter(io.MultiWriter(digester.Hash(), gz)),
 		links: make(map[fileID]string),
+		epoch: lo.epoch,
 	}
 	if err := lw.walk(""); err != nil {
 		gz.Close()
@@ -133,6 +138,7 @@ type layerWriter struct {
 	tw      *tar.Writer
 	links   map[fileID]string // first path written for each multiply linked inode
 	entries int
+	epoch   *time.Time // SOURCE_DATE_EPOCH: later mtimes are clamped to it
 }
 
 type dirEntry struct {
@@ -212,6 +218,9 @@ func (lw *layerWriter) writeEntry(rel, out string, st fileStat) error {
 		Uid:     st.uid,
 		Gid:     st.gid,
 		ModTime: st.mtime.Truncate(time.Second),
+	}
+	if lw.epoch != nil && hdr.ModTime.After(*lw.epoch) {
+		hdr.ModTime = *lw.epoch
 	}
 	if isWhiteout(st) {
 		// Whiteouts in overlay may share one inode (the kernel links them
