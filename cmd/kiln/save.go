@@ -105,4 +105,3 @@ func writeOut(path, flag string, fn func(io.Writer) error) error {
 	}
 	return nil
 }
-
