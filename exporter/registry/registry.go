@@ -26,13 +26,31 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 	"oras.land/oras-go/v2/registry/remote/retry"
 
 	"github.com/kiln-build/kiln/exporter"
 )
 
-// ErrNotFound reports an image the registry does not have.
-var ErrNotFound = errors.New("not found in registry")
+var (
+	// ErrNotFound reports an image the registry does not have.
+	ErrNotFound = errors.New("not found in registry")
+	// ErrUnauthorized reports a registry that wants credentials kiln does
+	// not have, or refused the ones it has.
+	ErrUnauthorized = errors.New("unauthorized")
+)
+
+// explain turns oras's authentication errors into one users can act on.
+func explain(host string, err error) error {
+	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
+		return fmt.Errorf("%w: %s wants a login (kiln login %s)", ErrUnauthorized, host, host)
+	}
+	var ec *errcode.ErrorResponse
+	if errors.As(err, &ec) && ec.StatusCode == http.StatusUnauthorized {
+		return fmt.Errorf("%w: %s refused the credentials (kiln login %s): %w", ErrUnauthorized, host, host, err)
+	}
+	return err
+}
 
 // Store is what the registry needs of kiln's store (*cache.Store).
 type Store interface {
@@ -226,7 +244,7 @@ func (c *Client) Pull(ctx context.Context, store Store, ref string) (ocispec.Des
 		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, ErrNotFound)
 	}
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, err)
+		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, explain(r.Registry, err))
 	}
 	for depth := 0; isIndex(desc.MediaType); depth++ {
 		if depth > 4 {
@@ -247,7 +265,7 @@ func (c *Client) Pull(ctx context.Context, store Store, ref string) (ocispec.Des
 		desc = m
 	}
 	if err := oras.CopyGraph(ctx, repo, storage{store}, desc, c.copyOptions()); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, err)
+		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, explain(r.Registry, err))
 	}
 	desc.Annotations = nil
 	desc.URLs = nil
@@ -289,10 +307,10 @@ func (c *Client) Push(ctx context.Context, store Store, desc ocispec.Descriptor,
 	desc.Annotations = nil
 	desc.Platform = nil
 	if err := oras.CopyGraph(ctx, storage{store}, repo, desc, c.copyOptions()); err != nil {
-		return fmt.Errorf("push %s: %w", ref, err)
+		return fmt.Errorf("push %s: %w", ref, explain(r.Registry, err))
 	}
 	if err := repo.Tag(ctx, desc, r.Reference); err != nil {
-		return fmt.Errorf("push %s: tag: %w", ref, err)
+		return fmt.Errorf("push %s: tag: %w", ref, explain(r.Registry, err))
 	}
 	return nil
 }
@@ -311,7 +329,7 @@ func (c *Client) Login(ctx context.Context, server, user, password string) error
 	}
 	reg.Client = c.authClient(insecure)
 	if err := credentials.Login(ctx, c.creds, reg, auth.Credential{Username: user, Password: password}); err != nil {
-		return fmt.Errorf("login %s: %w", server, err)
+		return fmt.Errorf("login %s: %w", server, explain(host, err))
 	}
 	return nil
 }
