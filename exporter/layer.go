@@ -8,12 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/klauspost/pgzip"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -85,7 +83,7 @@ func WriteLayer(ctx context.Context, bs BlobStore, dir string, opts ...LayerOpti
 	return LayerBlob{
 		DiffID: res.diffID,
 		Blob: ocispec.Descriptor{
-			MediaType: ocispec.MediaTypeImageLayerGzip,
+			MediaType: lo.comp.MediaType(),
 			Digest:    d,
 			Size:      size,
 		},
@@ -96,17 +94,12 @@ func WriteLayer(ctx context.Context, bs BlobStore, dir string, opts ...LayerOpti
 // writeLayerStream writes the compressed layer of dir to w and returns the
 // digest of the uncompressed tar and the number of entries.
 func writeLayerStream(ctx context.Context, dir string, w io.Writer, lo layerOptions) (digest.Digest, int, error) {
-	gz, err := pgzip.NewWriterLevel(w, pgzip.DefaultCompression)
+	// NewCompressor's gzip is pgzip with a fixed block size and an empty
+	// header (mtime 0, no name): the output depends on the tree alone.
+	gz, err := NewCompressor(w, lo.comp, lo.level)
 	if err != nil {
 		return "", 0, err
 	}
-	if err := gz.SetConcurrency(gzipBlockSize, runtime.GOMAXPROCS(0)); err != nil {
-		return "", 0, err
-	}
-	// pgzip writes ModTime.Unix() unconditionally, and the zero time.Time
-	// is not the Unix epoch: set the epoch so the header's mtime is 0.
-	gz.ModTime = time.Unix(0, 0)
-	gz.Name = ""
 
 	digester := digest.SHA256.Digester()
 	lw := &layerWriter{

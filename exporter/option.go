@@ -7,6 +7,14 @@ type LayerOption func(*layerOptions)
 
 type layerOptions struct {
 	epoch *time.Time
+	comp  Compression
+	level int
+}
+
+// WithCompression makes WriteLayer compress with c at level (0 for the
+// default) instead of the store's gzip at the default level.
+func WithCompression(c Compression, level int) LayerOption {
+	return func(o *layerOptions) { o.comp, o.level = c, level }
 }
 
 // WithSourceDateEpoch clamps layer mtimes to t, as SOURCE_DATE_EPOCH asks
