@@ -38,6 +38,7 @@ type buildFlags struct {
 	printLLB  bool
 	outputs   []string
 	pull      string
+	secrets   []string
 }
 
 func newBuildCommand(g *globals) *cobra.Command {
@@ -64,6 +65,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "output (type=oci|docker|local|tar|image,dest=PATH,…; see buildx); repeatable")
 	fl.StringVar(&f.pull, "pull", "missing", "pull FROM images: always, missing or never")
 	fl.Lookup("pull").NoOptDefVal = "always"
+	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR); repeatable")
 	return c
 }
 
@@ -107,6 +109,10 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		return fmt.Errorf("--pull: %q is not one of always, missing, never", f.pull)
 	}
 	epoch, err := sourceDateEpoch(args)
+	if err != nil {
+		return err
+	}
+	secrets, err := parseSecrets(f.secrets, os.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -165,6 +171,7 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		NoCache:         f.noCache,
 		Sink:            prog.event,
 		SourceDateEpoch: epoch,
+		Secrets:         secrets,
 	})
 	prog.close()
 	if err != nil {
