@@ -86,6 +86,19 @@ func newRootCommand() *cobra.Command {
 		newPushCommand(g),
 		newLoginCommand(g),
 		newLogoutCommand(g),
+		newCreateCommand(g),
+		newStartCommand(g),
+		newStopCommand(g),
+		newKillCommand(g),
+		newRestartCommand(g),
+		newRmCommand(g),
+		newPsCommand(g),
+		newLogsCommand(g),
+		newExecCommand(g),
+		newWaitCommand(g),
+		newPauseCommand(g, true),
+		newPauseCommand(g, false),
+		newSuperviseCommand(g),
 	)
 	return root
 }
