@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/kiln-build/kiln/cache"
@@ -25,40 +26,26 @@ func Import(ctx context.Context, bs BlobStore, r io.Reader, comment string, crea
 	}
 	defer rd.Close()
 
-	pr, pw := io.Pipe()
-	type put struct {
-		blob ocispec.Descriptor
-		err  error
-	}
-	done := make(chan put, 1)
-	go func() {
-		d, n, err := bs.PutBlob(pr)
-		pr.CloseWithError(io.ErrClosedPipe)
-		done <- put{ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: d, Size: n}, err}
-	}()
-	zw, err := NewCompressor(pw, Gzip, 0)
-	if err != nil {
-		pw.CloseWithError(err)
-		<-done
-		return ocispec.Descriptor{}, fmt.Errorf("import: %w", err)
-	}
-	diffID, _, err := CheckLayer(ctx, io.TeeReader(rd, zw))
-	if err == nil {
-		err = zw.Close()
-	}
-	pw.CloseWithError(err)
-	p := <-done
+	var diffID digest.Digest
+	d, n, err := putStream(bs, func(w io.Writer) error {
+		zw, err := NewCompressor(w, Gzip, 0)
+		if err != nil {
+			return err
+		}
+		if diffID, _, err = CheckLayer(ctx, io.TeeReader(rd, zw)); err != nil {
+			return err
+		}
+		return zw.Close()
+	})
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("import: %w", err)
 	}
-	if p.err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("import: %w", p.err)
-	}
+	blob := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: d, Size: n}
 	created = created.UTC()
 	img := ocispec.Image{
 		Created:  &created,
 		Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
 		History:  []ocispec.History{{Created: &created, Comment: comment}},
 	}
-	return WriteImage(ctx, bs, img, []cache.Layer{{DiffID: diffID, Blob: p.blob, Created: created}})
+	return WriteImage(ctx, bs, img, []cache.Layer{{DiffID: diffID, Blob: blob, Created: created}})
 }

@@ -212,41 +212,30 @@ func (l *loader) putLayer(ctx context.Context, name string, wantBlob, wantDiff d
 		return ocispec.Descriptor{}, fmt.Errorf("layer %s: %w", name, err)
 	}
 	defer f.Close()
-	pr, pw := io.Pipe()
-	type put struct {
-		d   digest.Digest
-		n   int64
-		err error
-	}
-	done := make(chan put, 1)
-	go func() {
-		var p put
-		p.d, p.n, p.err = l.bs.PutBlob(pr)
-		pr.CloseWithError(io.ErrClosedPipe)
-		done <- p
-	}()
-	dg := digest.SHA256.Digester()
-	cw := &countWriter{w: io.MultiWriter(pw, dg.Hash())}
-	tee := io.TeeReader(f, cw)
-	diffID, comp, err := CheckLayer(ctx, tee)
-	if err == nil {
-		_, err = io.Copy(io.Discard, tee)
-	}
-	if err == nil && wantBlob != "" && dg.Digest() != wantBlob {
-		err = fmt.Errorf("blob %s: content is %s: %w", wantBlob, dg.Digest(), ErrDigestMismatch)
-	}
-	if err == nil && diffID != wantDiff {
-		err = fmt.Errorf("diff ID is %s, config says %s: %w", diffID, wantDiff, ErrDigestMismatch)
-	}
-	pw.CloseWithError(err)
-	p := <-done
+	var comp Compression
+	d, n, err := putStream(l.bs, func(w io.Writer) error {
+		dg := digest.SHA256.Digester()
+		tee := io.TeeReader(f, io.MultiWriter(w, dg.Hash()))
+		diffID, c, err := CheckLayer(ctx, tee)
+		if err != nil {
+			return err
+		}
+		comp = c
+		if _, err := io.Copy(io.Discard, tee); err != nil {
+			return err
+		}
+		if wantBlob != "" && dg.Digest() != wantBlob {
+			return fmt.Errorf("blob %s: content is %s: %w", wantBlob, dg.Digest(), ErrDigestMismatch)
+		}
+		if diffID != wantDiff {
+			return fmt.Errorf("diff ID is %s, config says %s: %w", diffID, wantDiff, ErrDigestMismatch)
+		}
+		return nil
+	})
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("layer %s: %w", name, err)
 	}
-	if p.err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("layer %s: %w", name, p.err)
-	}
-	return ocispec.Descriptor{MediaType: comp.MediaType(), Digest: p.d, Size: p.n}, nil
+	return ocispec.Descriptor{MediaType: comp.MediaType(), Digest: d, Size: n}, nil
 }
 
 func (l *loader) docker(ctx context.Context) ([]Loaded, error) {
