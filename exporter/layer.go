@@ -3,7 +3,6 @@ package exporter
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -57,37 +56,26 @@ func WriteLayer(ctx context.Context, bs BlobStore, dir string, opts ...LayerOpti
 	for _, o := range opts {
 		o(&lo)
 	}
-	pr, pw := io.Pipe()
-	type result struct {
+	var (
 		diffID  digest.Digest
 		entries int
-		err     error
-	}
-	done := make(chan result, 1)
-	go func() {
-		var res result
-		res.diffID, res.entries, res.err = writeLayerStream(ctx, dir, pw, lo)
-		pw.CloseWithError(res.err) // nil closes with io.EOF
-		done <- res
-	}()
-	d, size, putErr := bs.PutBlob(pr)
-	// If the store stopped reading early, unblock the writer.
-	pr.CloseWithError(io.ErrClosedPipe)
-	res := <-done
-	if res.err != nil && !(putErr != nil && errors.Is(res.err, io.ErrClosedPipe)) {
-		return LayerBlob{}, fmt.Errorf("write layer: %w", res.err)
-	}
-	if putErr != nil {
-		return LayerBlob{}, fmt.Errorf("write layer: store blob: %w", putErr)
+	)
+	d, size, err := putStream(bs, func(w io.Writer) error {
+		var err error
+		diffID, entries, err = writeLayerStream(ctx, dir, w, lo)
+		return err
+	})
+	if err != nil {
+		return LayerBlob{}, fmt.Errorf("write layer: %w", err)
 	}
 	return LayerBlob{
-		DiffID: res.diffID,
+		DiffID: diffID,
 		Blob: ocispec.Descriptor{
 			MediaType: lo.comp.MediaType(),
 			Digest:    d,
 			Size:      size,
 		},
-		Empty: res.entries == 0,
+		Empty: entries == 0,
 	}, nil
 }
 
