@@ -32,6 +32,13 @@ func newImagesCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			dangling, err := store.Dangling()
+			if err != nil {
+				return err
+			}
+			for _, d := range dangling {
+				images = append(images, cache.Image{Manifest: d}) // shown as <none> <none>
+			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 			if !quiet {
 				fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
