@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -191,7 +192,7 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 	if epoch != nil {
 		applyEpoch(&res.Image, *epoch)
 	}
-	desc, err := exporter.WriteImage(ctx, store, res.Image, layers)
+	desc, err := exporter.WriteImage(ctx, store, res.Image, layers, dockerFields(res.Config.Config))
 	if err != nil {
 		return fmt.Errorf("export image: %w", err)
 	}
@@ -327,21 +328,58 @@ type resolver struct {
 }
 
 func (r resolver) ResolveImage(ctx context.Context, ref string) (digest.Digest, ocispec.Image, error) {
+	dgst, img, err := r.ResolveConfig(ctx, ref)
+	return dgst, img.OCI(), err
+}
+
+// ResolveConfig returns the whole config, Docker's fields (ONBUILD,
+// HEALTHCHECK, SHELL) included, so FROM can run a base image's triggers.
+func (r resolver) ResolveConfig(ctx context.Context, ref string) (digest.Digest, dockerfile.Image, error) {
+	var img dockerfile.Image
 	desc, err := r.store.Resolve(ref)
 	if r.pull == "always" || r.pull == "missing" && errors.Is(err, cache.ErrNotFound) {
 		desc, err = r.pullImage(ctx, ref)
 	}
 	if errors.Is(err, cache.ErrNotFound) {
-		return "", ocispec.Image{}, fmt.Errorf("%w: %w (--pull=never)", dockerfile.ErrImageNotFound, err)
+		return "", img, fmt.Errorf("%w: %w (--pull=never)", dockerfile.ErrImageNotFound, err)
 	}
 	if err != nil {
-		return "", ocispec.Image{}, err
+		return "", img, err
 	}
-	_, img, err := exporter.ReadImage(ctx, r.store, desc.Digest)
+	raw, err := rawConfig(ctx, r.store, desc.Digest)
 	if err != nil {
-		return "", ocispec.Image{}, err
+		return "", img, err
+	}
+	if err := json.Unmarshal(raw, &img); err != nil {
+		return "", img, fmt.Errorf("image %s: config: %w", ref, err)
 	}
 	return desc.Digest, img, nil
+}
+
+// rawConfig returns an image's config blob as stored, with every field
+// image-spec does not know about.
+func rawConfig(ctx context.Context, store *cache.Store, manifest digest.Digest) ([]byte, error) {
+	m, _, err := exporter.ReadImage(ctx, store, manifest)
+	if err != nil {
+		return nil, err
+	}
+	return store.ReadBlob(m.Config.Digest)
+}
+
+// dockerFields are the config fields image-spec has no place for, to be
+// stored beside the OCI ones as Docker does.
+func dockerFields(c dockerfile.ImageConfig) exporter.ImageOption {
+	fields := map[string]any{}
+	if c.Healthcheck != nil {
+		fields["Healthcheck"] = c.Healthcheck
+	}
+	if len(c.OnBuild) > 0 {
+		fields["OnBuild"] = c.OnBuild
+	}
+	if len(c.Shell) > 0 {
+		fields["Shell"] = c.Shell
+	}
+	return exporter.WithConfigFields(fields)
 }
 
 func (r resolver) pullImage(ctx context.Context, ref string) (ocispec.Descriptor, error) {
