@@ -172,6 +172,8 @@ func (st *state) run(ctx context.Context, v *llb.Vertex) (result, error) {
 		return st.source(ctx, v, op)
 	case *llb.ExecOp, *llb.CopyOp:
 		return st.step(ctx, v, inputs)
+	case *llb.InlineOp:
+		return st.inline(ctx, v, op)
 	case *llb.HTTPOp:
 		return st.http(ctx, v, op)
 	default:
