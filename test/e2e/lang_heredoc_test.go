@@ -33,3 +33,17 @@ func TestLangCopyHeredoc(t *testing.T) {
 		t.Errorf("rebuild of unchanged here-documents ran steps:\n%s", errOut)
 	}
 }
+
+// A RUN here-document with its own #! line runs as a script file, mounted
+// where BuildKit mounts it, and leaves no trace of itself in the image.
+func TestLangRunHeredocScript(t *testing.T) {
+	root := newBusyboxRoot(t)
+	dockerfile := "FROM busybox\nRUN <<EOF\n#!/bin/sh\necho \"script $0\" > /ran\nEOF\n"
+	build(t, root, newContext(t, map[string]string{"Dockerfile": dockerfile}), "-t", "script")
+	if got, _ := mustKiln(t, root, "run", "--rm", "script", "cat", "/ran"); got != "script /dev/pipes/EOF\n" {
+		t.Errorf("cat /ran: got %q, want %q", got, "script /dev/pipes/EOF\n")
+	}
+	if _, _, code := kiln(t, root, "run", "--rm", "script", "ls", "/dev/pipes"); code == 0 {
+		t.Errorf("ls /dev/pipes in the image: got exit 0, want the script mount gone")
+	}
+}
