@@ -210,19 +210,60 @@ func (c *Client) repository(ctx context.Context, r registry.Reference) (*remote.
 	return repo, nil
 }
 
-func (c *Client) copyOptions() oras.CopyGraphOptions {
+// OriginStore is a Store that also remembers which repositories hold a
+// blob (*cache.Store does), so that a push to another repository of the
+// same registry mounts the blob instead of uploading it again.
+type OriginStore interface {
+	BlobOrigins(d digest.Digest) ([]string, error)
+	AddBlobOrigin(d digest.Digest, repo string) error
+}
+
+// copyOptions reports progress and, with an OriginStore, records where
+// blobs are and mounts them across repositories on push.
+func (c *Client) copyOptions(store Store, r registry.Reference, push bool) oras.CopyGraphOptions {
 	o := oras.DefaultCopyGraphOptions
+	here := r.Registry + "/" + r.Repository
+	origins, _ := store.(OriginStore)
+	// record notes that a blob is in this repository. Origins are hints
+	// (a stale one costs a failed mount, then an upload), so a failure to
+	// record one does not fail the copy.
+	record := func(d ocispec.Descriptor) {
+		if origins != nil && !isManifest(d.MediaType) {
+			_ = origins.AddBlobOrigin(d.Digest, here)
+		}
+	}
 	o.PreCopy = func(_ context.Context, d ocispec.Descriptor) error {
 		c.opt.Progress(Event{Kind: "copy", Desc: d})
 		return nil
 	}
+	o.PostCopy = func(_ context.Context, d ocispec.Descriptor) error {
+		record(d)
+		return nil
+	}
 	o.OnCopySkipped = func(_ context.Context, d ocispec.Descriptor) error {
+		record(d)
 		c.opt.Progress(Event{Kind: "exists", Desc: d})
 		return nil
 	}
 	o.OnMounted = func(_ context.Context, d ocispec.Descriptor) error {
+		record(d)
 		c.opt.Progress(Event{Kind: "mounted", Desc: d})
 		return nil
+	}
+	if push && origins != nil {
+		o.MountFrom = func(_ context.Context, d ocispec.Descriptor) ([]string, error) {
+			known, err := origins.BlobOrigins(d.Digest)
+			if err != nil {
+				return nil, nil // no hint: upload
+			}
+			var repos []string
+			for _, k := range known {
+				if repo, ok := strings.CutPrefix(k, r.Registry+"/"); ok && k != here {
+					repos = append(repos, repo)
+				}
+			}
+			return repos, nil
+		}
 	}
 	return o
 }
@@ -264,12 +305,18 @@ func (c *Client) Pull(ctx context.Context, store Store, ref string) (ocispec.Des
 		}
 		desc = m
 	}
-	if err := oras.CopyGraph(ctx, repo, storage{store}, desc, c.copyOptions()); err != nil {
+	if err := oras.CopyGraph(ctx, repo, storage{store}, desc, c.copyOptions(store, r, false)); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, explain(r.Registry, err))
 	}
 	desc.Annotations = nil
 	desc.URLs = nil
 	return desc, nil
+}
+
+// isManifest says whether mt is a manifest or index: those are pushed by
+// tag or digest, never mounted.
+func isManifest(mt string) bool {
+	return isIndex(mt) || mt == ocispec.MediaTypeImageManifest || mt == "application/vnd.docker.distribution.manifest.v2+json"
 }
 
 func isIndex(mt string) bool {
@@ -306,7 +353,7 @@ func (c *Client) Push(ctx context.Context, store Store, desc ocispec.Descriptor,
 	}
 	desc.Annotations = nil
 	desc.Platform = nil
-	if err := oras.CopyGraph(ctx, storage{store}, repo, desc, c.copyOptions()); err != nil {
+	if err := oras.CopyGraph(ctx, storage{store}, repo, desc, c.copyOptions(store, r, true)); err != nil {
 		return fmt.Errorf("push %s: %w", ref, explain(r.Registry, err))
 	}
 	if err := repo.Tag(ctx, desc, r.Reference); err != nil {
