@@ -40,6 +40,8 @@ type runFlags struct {
 	restart     string
 
 	entrypointSet bool // --entrypoint was given, even as ""
+
+	limits limitFlags
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -73,6 +75,7 @@ func addContainerFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVar(&f.hostname, "hostname", "", "container host name (default: the container ID)")
 	fl.StringVar(&f.name, "name", "", "name the container (default: a random one)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy while its supervisor lives: no, on-failure[:N] or always")
+	addLimitFlags(fl, &f.limits)
 }
 
 func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []string) error {
@@ -132,6 +135,10 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 	restart, err := container.ParseRestartPolicy(f.restart)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--restart: %w", err)
+	}
+	limits, err := f.limits.parse()
+	if err != nil {
+		return nil, nil, err
 	}
 	if f.rm && restart.Name != "no" {
 		return nil, nil, errors.New("--restart and --rm: a container removed at exit cannot be restarted")
@@ -200,7 +207,7 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 		ID: id, Name: f.name, Image: ref, ImageID: iid.String(),
 		Args: argv, Env: env, Cwd: cwd, User: user, Hostname: hostname, Network: network,
 		Tty: f.tty, Interactive: f.interactive, StopSignal: cfg.StopSignal,
-		Restart: restart, AutoRemove: f.rm, Lower: lower,
+		Restart: restart, AutoRemove: f.rm, Lower: lower, Limits: limits,
 	})
 	if err != nil {
 		if errors.Is(err, container.ErrNameInUse) || errors.Is(err, container.ErrInvalidName) {
