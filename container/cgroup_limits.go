@@ -90,10 +90,17 @@ func ReadStats(id string) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	var st Stats
 	if h.useV2() {
-		return statsV2(filepath.Join(h.unified, cgroupParent, id))
+		st, err = statsV2(filepath.Join(h.unified, cgroupParent, id))
+	} else {
+		st, err = statsV1(h, id)
 	}
-	return statsV1(h, id)
+	if err == nil && st.MemoryLimit == 0 {
+		// As Docker: without a limit, the machine's memory is the limit.
+		st.MemoryLimit = readKey("/proc", "meminfo", "MemTotal:") * 1024
+	}
+	return st, err
 }
 
 // swapLimit is memory plus swap in bytes, -1 for unlimited: Docker's
@@ -141,7 +148,7 @@ func readKey(dir, file, key string) uint64 {
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if k, v, ok := strings.Cut(line, " "); ok && k == key {
-			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return n
 		}
 	}
