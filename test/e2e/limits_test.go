@@ -187,3 +187,21 @@ func TestLimitsStatsNoStream(t *testing.T) {
 		t.Errorf("stats --no-stream idle: got\n%s", out)
 	}
 }
+
+func TestLimitsExecJoinsCgroup(t *testing.T) {
+	root := newContainerRoot(t)
+	id := runDetached(t, root, "--pids-limit", "50", "busybox", "sleep", "1000")
+	cgroupFile(t, "pids", id, "pids.max", "pids.max") // skips without a pids controller
+	// The exec'd process is counted against the container's limits: it is
+	// in the container's pids cgroup (named by its ID).
+	out, _ := mustKiln(t, root, "exec", id, "cat", "/proc/self/cgroup")
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "pids") || strings.HasPrefix(line, "0::") {
+			if !strings.Contains(line, id) {
+				t.Errorf("exec: /proc/self/cgroup has %q, want the container's cgroup %s", line, id[:12])
+			}
+			return
+		}
+	}
+	t.Errorf("exec: no pids cgroup in %q", out)
+}
