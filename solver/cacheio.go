@@ -40,6 +40,7 @@ const MediaTypeCacheManifest = "application/vnd.kiln.cache.manifest.v1+json"
 type cacheManifest struct {
 	MediaType string       `json:"mediaType"`
 	Records   []cacheEntry `json:"records"`
+	Mounts    []mountEntry `json:"mounts,omitempty"` // cachemounts.go
 }
 
 type cacheEntry struct {
@@ -48,10 +49,19 @@ type cacheEntry struct {
 	Layers []cache.Layer   `json:"layers"`
 }
 
-// ExportCache writes the records of steps to the OCI layout dir. With min
-// only those on the final image's chain (layers, bottom first) go; else
-// every step of the build.
-func ExportCache(ctx context.Context, store Store, dir string, steps []KeyedStep, final []cache.Layer, min bool) (int, error) {
+// ExportOptions say what ExportCache writes.
+type ExportOptions struct {
+	// Min exports only the records on the final image's chain; else every
+	// step of the build.
+	Min bool
+	// Mounts also exports the contents of the store's RUN cache mounts.
+	Mounts bool
+}
+
+// ExportCache writes the records of steps to the OCI layout dir. final is
+// the final image's layers, bottom first.
+func ExportCache(ctx context.Context, store Store, dir string, steps []KeyedStep, final []cache.Layer, opt ExportOptions) (int, error) {
+	min := opt.Min
 	finalDiffs := map[digest.Digest]bool{}
 	for _, l := range final {
 		finalDiffs[l.DiffID] = true
@@ -102,6 +112,13 @@ func ExportCache(ctx context.Context, store Store, dir string, steps []KeyedStep
 			e.Layers = append(e.Layers, l)
 		}
 		m.Records = append(m.Records, e)
+	}
+	if opt.Mounts {
+		ms, err := exportMounts(ctx, store, dir)
+		if err != nil {
+			return 0, err
+		}
+		m.Mounts = ms
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -166,12 +183,13 @@ func writeFileAtomic(p string, b []byte) error {
 // ImportReport says what ImportCache took and what it refused.
 type ImportReport struct {
 	Records, Layers int
+	Mounts          int      // cache mounts restored
 	Rejected        []string // why each refused record was refused
 }
 
 // ImportCache verifies and imports the records of the cache layout dir into
-// the store.
-func ImportCache(ctx context.Context, store Store, dir string) (ImportReport, error) {
+// the store, and with mounts the cache mounts it carries.
+func ImportCache(ctx context.Context, store Store, dir string, withMounts bool) (ImportReport, error) {
 	var rep ImportReport
 	var idx ocispec.Index
 	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
@@ -181,8 +199,15 @@ func ImportCache(ctx context.Context, store Store, dir string) (ImportReport, er
 	if err := json.Unmarshal(b, &idx); err != nil {
 		return rep, fmt.Errorf("import cache: index.json: %w", err)
 	}
-	var entries []cacheEntry
+	var (
+		entries []cacheEntry
+		mounts  []mountEntry
+	)
 	for _, d := range idx.Manifests {
+		d, err := cacheManifestDesc(dir, d)
+		if err != nil {
+			return rep, fmt.Errorf("import cache: %w", err)
+		}
 		if d.MediaType != MediaTypeCacheManifest {
 			continue
 		}
@@ -195,6 +220,14 @@ func ImportCache(ctx context.Context, store Store, dir string) (ImportReport, er
 			return rep, fmt.Errorf("import cache: manifest %s: %w", d.Digest, err)
 		}
 		entries = append(entries, m.Records...)
+		mounts = append(mounts, m.Mounts...)
+	}
+	if withMounts && mounts != nil {
+		n, err := importMounts(ctx, store, dir, mounts)
+		if err != nil {
+			return rep, err
+		}
+		rep.Mounts = n
 	}
 	byKey := map[digest.Digest]cacheEntry{}
 	for _, e := range entries {

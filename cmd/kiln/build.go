@@ -71,6 +71,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 	addLimitFlags(fl, &f.limits)
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR); repeatable")
 	addCacheFlags(fl, &f.cache)
+	f.cache.client = g.registryClient
 	return c
 }
 

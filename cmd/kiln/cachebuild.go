@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kiln-build/kiln/cache"
+	"github.com/kiln-build/kiln/exporter/registry"
 	"github.com/kiln-build/kiln/solver"
 )
 
@@ -23,13 +25,16 @@ type cacheFlags struct {
 	gcKeepStorage string
 	cacheTo       []string
 	cacheFrom     []string
+	// client makes the registry client of type=registry, with progress to
+	// the writer given (nil for none).
+	client func(io.Writer) (*registry.Client, error)
 }
 
 func addCacheFlags(fl *pflag.FlagSet, f *cacheFlags) {
 	fl.BoolVar(&f.explain, "explain", false, "say why each step that was not taken from the cache ran")
 	fl.StringVar(&f.gcKeepStorage, "gc-keep-storage", "", "after the build, prune the least recently used build cache until the store is under SIZE (default: gc-keep-storage in ROOT/config.toml)")
-	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export the build cache: type=local,dest=DIR[,mode=min|max]")
-	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import build cache: type=local,src=DIR")
+	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export the build cache: type=local,dest=DIR or type=registry,ref=REF, [,mode=min|max][,mounts=true]")
+	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import build cache: type=local,src=DIR or type=registry,ref=REF, [,mounts=true]")
 }
 
 // cacheBuild is the cache side of one kiln build.
@@ -68,7 +73,7 @@ func startCacheBuild(ctx context.Context, store *cache.Store, f *cacheFlags, con
 	}
 	cb.explainer = solver.NewExplainer(prev)
 	for _, spec := range f.cacheFrom {
-		if err := importCache(ctx, store, spec); err != nil {
+		if err := f.importCache(ctx, store, spec); err != nil {
 			return nil, err
 		}
 	}
@@ -85,7 +90,7 @@ func (cb *cacheBuild) finish(ctx context.Context, prog *progress, layers []cache
 		prog.explainSummary(os.Stderr)
 	}
 	for _, spec := range cb.flags.cacheTo {
-		if err := exportCache(ctx, cb.store, spec, cb.explainer.Steps(), layers); err != nil {
+		if err := cb.flags.exportCache(ctx, cb.store, spec, cb.explainer.Steps(), layers); err != nil {
 			return err
 		}
 	}
@@ -99,24 +104,30 @@ func parseCacheSpec(flag, spec string) (map[string]string, error) {
 	for _, f := range strings.Split(spec, ",") {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("%s %q: want type=local,KEY=VALUE,…", flag, spec)
+			return nil, fmt.Errorf("%s %q: want type=local|registry,KEY=VALUE,…", flag, spec)
 		}
 		kv[k] = v
 	}
 	switch kv["type"] {
-	case "local":
-	case "registry":
-		return nil, fmt.Errorf("%s %q: type=registry is not supported yet (use type=local)", flag, spec)
+	case "local", "registry":
 	default:
-		return nil, fmt.Errorf("%s %q: type %q is not one of local", flag, spec, kv["type"])
+		return nil, fmt.Errorf("%s %q: type %q is not one of local, registry", flag, spec, kv["type"])
+	}
+	switch kv["mounts"] {
+	case "", "true", "false":
+	default:
+		return nil, fmt.Errorf("%s %q: mounts=%q is not true or false", flag, spec, kv["mounts"])
 	}
 	return kv, nil
 }
 
-func importCache(ctx context.Context, store *cache.Store, spec string) error {
+func (f *cacheFlags) importCache(ctx context.Context, store *cache.Store, spec string) error {
 	kv, err := parseCacheSpec("--cache-from", spec)
 	if err != nil {
 		return err
+	}
+	if kv["type"] == "registry" {
+		return f.importRegistryCache(ctx, store, spec, kv)
 	}
 	src := kv["src"]
 	if src == "" {
@@ -125,30 +136,40 @@ func importCache(ctx context.Context, store *cache.Store, spec string) error {
 	if _, err := os.Stat(filepath.Join(src, "index.json")); errors.Is(err, fs.ErrNotExist) {
 		return nil // nothing exported there yet: a first CI run
 	}
-	rep, err := solver.ImportCache(ctx, store, src)
+	return importLayout(ctx, store, src, src, kv["mounts"] == "true")
+}
+
+// importLayout imports the cache layout dir, from name (the flag's
+// source), warning about the records it refuses.
+func importLayout(ctx context.Context, store *cache.Store, name, dir string, mounts bool) error {
+	rep, err := solver.ImportCache(ctx, store, dir, mounts)
 	if err != nil {
-		return fmt.Errorf("--cache-from %s: %w", src, err)
+		return fmt.Errorf("--cache-from %s: %w", name, err)
 	}
 	for _, r := range rep.Rejected {
-		fmt.Fprintf(os.Stderr, "WARNING: --cache-from %s: ignored %s\n", src, r)
+		fmt.Fprintf(os.Stderr, "WARNING: --cache-from %s: ignored %s\n", name, r)
 	}
 	return nil
 }
 
-func exportCache(ctx context.Context, store *cache.Store, spec string, steps []solver.KeyedStep, layers []cache.Layer) error {
+func (f *cacheFlags) exportCache(ctx context.Context, store *cache.Store, spec string, steps []solver.KeyedStep, layers []cache.Layer) error {
 	kv, err := parseCacheSpec("--cache-to", spec)
 	if err != nil {
 		return err
-	}
-	dest := kv["dest"]
-	if dest == "" {
-		return fmt.Errorf("--cache-to %q: dest=DIR is required", spec)
 	}
 	mode := cmp.Or(kv["mode"], "min")
 	if mode != "min" && mode != "max" {
 		return fmt.Errorf("--cache-to %q: mode %q is not one of min, max", spec, mode)
 	}
-	if _, err := solver.ExportCache(ctx, store, dest, steps, layers, mode == "min"); err != nil {
+	opt := solver.ExportOptions{Min: mode == "min", Mounts: kv["mounts"] == "true"}
+	if kv["type"] == "registry" {
+		return f.exportRegistryCache(ctx, store, spec, kv, steps, layers, opt)
+	}
+	dest := kv["dest"]
+	if dest == "" {
+		return fmt.Errorf("--cache-to %q: dest=DIR is required", spec)
+	}
+	if _, err := solver.ExportCache(ctx, store, dest, steps, layers, opt); err != nil {
 		return fmt.Errorf("--cache-to %s: %w", dest, err)
 	}
 	return nil
