@@ -16,6 +16,9 @@ type VertexError struct {
 	Meta llb.Meta
 	Err  error
 	Tail []byte // the end of the step's output, for the user
+	// DebugID names the failed step's container, kept for kiln debug
+	// (Options.KeepFailed; debug.go).
+	DebugID string
 }
 
 func (e *VertexError) Error() string {

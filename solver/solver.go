@@ -60,6 +60,8 @@ type Options struct {
 	Explain *Explainer
 	// Limits apply to every RUN, each in a cgroup of its own (see limits.go).
 	Limits container.Limits
+	// KeepFailed keeps a failed RUN's container for debugging (debug.go).
+	KeepFailed bool
 }
 
 // Solver runs DAGs against a store and an executor.
@@ -285,6 +287,7 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 		}
 	}
 	logs := newLogWriter(st.opt.Sink, v)
+	var ran *executor.Spec // the RUN's, for KeepFailed
 	switch op := v.Op.(type) {
 	case *llb.ExecOp:
 		mounts, release, merr := st.execMounts(ctx, op, inputs)
@@ -292,7 +295,7 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 			return fail(merr, nil)
 		}
 		defer release()
-		err = st.runLimited(ctx, executor.Spec{
+		ran = &executor.Spec{
 			Mounts:   mounts,
 			Rootfs:   rootfs,
 			Args:     op.Args,
@@ -303,7 +306,8 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 			Network:  op.Network,
 			Stdout:   logs.stream(1),
 			Stderr:   logs.stream(2),
-		})
+		}
+		err = st.runLimited(ctx, *ran)
 	case *llb.CopyOp:
 		c := executor.CopySpec{Dest: rootfs, Src: op.Src, DestPath: op.Dest, Chown: op.Chown, Chmod: op.Chmod}
 		st.copySpec(&c, op, base)
@@ -319,7 +323,9 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 		if cause := context.Cause(ctx); cause != nil {
 			err = cause
 		}
-		return fail(err, logs.tail())
+		res, err := fail(err, logs.tail())
+		st.keepFailed(v.Meta, ran, dir, err)
+		return res, err
 	}
 
 	blob, err := exporter.WriteLayer(ctx, st.store, rootfs.Upper, st.layerOptions()...)

@@ -42,6 +42,7 @@ type buildFlags struct {
 	secrets   []string
 	cache     cacheFlags
 	limits    limitFlags // for every RUN
+	debug     debugFlags
 }
 
 func newBuildCommand(g *globals) *cobra.Command {
@@ -72,6 +73,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR); repeatable")
 	addCacheFlags(fl, &f.cache)
 	f.cache.client = g.registryClient
+	addDebugFlags(fl, &f.debug)
 	return c
 }
 
@@ -85,6 +87,9 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 }
 
 func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string) error {
+	if err := f.debug.check(); err != nil {
+		return err
+	}
 	if f.quiet {
 		f.progress = "quiet"
 	}
@@ -189,10 +194,11 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		Secrets:         secrets,
 		Explain:         cb.explainer,
 		Limits:          limits,
+		KeepFailed:      f.debug.keep(),
 	})
 	prog.close()
 	if err != nil {
-		return err
+		return f.debug.after(ctx, store, err)
 	}
 	if err := cb.finish(ctx, prog, layers); err != nil {
 		return err

@@ -40,5 +40,11 @@ func formatError(err error) string {
 			fmt.Fprintf(&b, "  > %s\n", l)
 		}
 	}
+	if ve.DebugID != "" {
+		if !strings.HasSuffix(b.String(), "\n") {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "kept the failed step's container %s: kiln debug %s [COMMAND]\n", ve.DebugID, ve.DebugID)
+	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -96,6 +96,7 @@ func newRootCommand() *cobra.Command {
 		newStatsCommand(g),
 		newLogsCommand(g),
 		newExecCommand(g),
+		newDebugCommand(g),
 		newWaitCommand(g),
 		newPauseCommand(g, true),
 		newPauseCommand(g, false),
