@@ -62,7 +62,7 @@ func (f *debugFlags) after(ctx context.Context, store *cache.Store, err error) e
 }
 
 func newDebugCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "debug ID [COMMAND [ARG...]]",
 		Short: "Run a command (default /bin/sh) in a failed build step kept by kiln build --on-error=keep",
 		Args: func(c *cobra.Command, args []string) error {
@@ -80,6 +80,9 @@ func newDebugCommand(g *globals) *cobra.Command {
 			return runDebug(c.Context(), store, args[0], args[1:])
 		},
 	}
+	// Flags after ID belong to COMMAND, as with kiln run and exec.
+	c.Flags().SetInterspersed(false)
+	return c
 }
 
 // runDebug runs args (default /bin/sh) in the kept step id, in the
