@@ -2,13 +2,11 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content/oci"
-	"oras.land/oras-go/v2/errdef"
 )
 
 // PushLayout pushes the manifest desc and the blobs it names from the OCI
@@ -40,24 +38,13 @@ func (c *Client) PushLayout(ctx context.Context, dir string, desc ocispec.Descri
 // layout dir and returns its descriptor; index.json is left to the caller.
 // Every blob is checked against its digest as it is written.
 func (c *Client) PullLayout(ctx context.Context, ref, dir string) (ocispec.Descriptor, error) {
-	r, err := ParseReference(ref)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
 	dst, err := oci.NewStorage(dir)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, err)
 	}
-	repo, err := c.repository(ctx, r)
+	r, repo, desc, err := c.resolve(ctx, ref)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, err)
-	}
-	desc, err := repo.Resolve(ctx, r.Reference)
-	if errors.Is(err, errdef.ErrNotFound) {
-		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, ErrNotFound)
-	}
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, explain(r.Registry, err))
+		return ocispec.Descriptor{}, err
 	}
 	if desc.MediaType != ocispec.MediaTypeImageManifest {
 		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %s is not an image manifest", ref, desc.MediaType)

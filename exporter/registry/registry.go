@@ -274,20 +274,9 @@ func (c *Client) copyOptions(store Store, r registry.Reference, push bool) oras.
 // manifest to tag: for an index (a multi-platform image), the manifest of
 // this machine's platform.
 func (c *Client) Pull(ctx context.Context, store Store, ref string) (ocispec.Descriptor, error) {
-	r, err := ParseReference(ref)
+	r, repo, desc, err := c.resolve(ctx, ref)
 	if err != nil {
 		return ocispec.Descriptor{}, err
-	}
-	repo, err := c.repository(ctx, r)
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, err)
-	}
-	desc, err := repo.Resolve(ctx, r.Reference)
-	if errors.Is(err, errdef.ErrNotFound) {
-		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, ErrNotFound)
-	}
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, explain(r.Registry, err))
 	}
 	for depth := 0; isIndex(desc.MediaType); depth++ {
 		if depth > 4 {
@@ -313,6 +302,26 @@ func (c *Client) Pull(ctx context.Context, store Store, ref string) (ocispec.Des
 	desc.Annotations = nil
 	desc.URLs = nil
 	return desc, nil
+}
+
+// resolve finds the manifest or index ref names, for a pull.
+func (c *Client) resolve(ctx context.Context, ref string) (registry.Reference, *remote.Repository, ocispec.Descriptor, error) {
+	r, err := ParseReference(ref)
+	if err != nil {
+		return r, nil, ocispec.Descriptor{}, err
+	}
+	repo, err := c.repository(ctx, r)
+	if err != nil {
+		return r, nil, ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	desc, err := repo.Resolve(ctx, r.Reference)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return r, nil, ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, ErrNotFound)
+	}
+	if err != nil {
+		return r, nil, ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, explain(r.Registry, err))
+	}
+	return r, repo, desc, nil
 }
 
 // isManifest says whether mt is a manifest or index: those are pushed by
