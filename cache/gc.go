@@ -156,6 +156,10 @@ func (s *Store) scan() (*usage, error) {
 		lu.size = dirSize(filepath.Join(ldir, e.Name()))
 		u.layers[id] = lu
 	}
+	// Containers (kiln run) and kept debug containers hold the layers they
+	// run on, whether or not an image still names them.
+	s.markContainerLayers(u, "containers", "Lower")
+	s.markContainerLayers(u, "debug", "lower")
 	for c := range u.imageChains {
 		if lu := u.layers[c]; lu != nil {
 			lu.refs++
@@ -445,4 +449,30 @@ func dirSize(dir string) int64 {
 func touch(p string) {
 	now := time.Now()
 	_ = os.Chtimes(p, now, now)
+}
+
+// markContainerLayers marks as in use the layers listed, as layer
+// directories, in the field named field of every <dir>/*/config.json.
+// The store does not know those configs' types (the container and solver
+// packages write them); it only reads the one field it must honour.
+func (s *Store) markContainerLayers(u *usage, dir, field string) {
+	ents, _ := os.ReadDir(filepath.Join(s.root, dir))
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(s.root, dir, e.Name(), "config.json"))
+		if err != nil {
+			continue
+		}
+		var cfg map[string]json.RawMessage
+		var lower []string
+		if json.Unmarshal(b, &cfg) != nil || json.Unmarshal(cfg[field], &lower) != nil {
+			continue
+		}
+		for _, l := range lower {
+			// LayerDir is layers/<hex>/diff.
+			hex := filepath.Base(filepath.Dir(l))
+			if id := digest.NewDigestFromEncoded(digest.SHA256, hex); id.Validate() == nil && l == s.LayerDir(id) {
+				u.imageChains[id] = true
+			}
+		}
+	}
 }
