@@ -34,6 +34,8 @@ type Config struct {
 	// Lower lists the layer directories, bottom first. A garbage collector
 	// must keep them while the container exists.
 	Lower []string
+	// Mounts are -v, --mount, --tmpfs and the image's anonymous volumes.
+	Mounts []Mount `json:",omitempty"`
 }
 
 // Status is a container's state, as docker ps names it.

@@ -38,6 +38,9 @@ type runFlags struct {
 	detach      bool
 	name        string
 	restart     string
+	volumes     []string // -v; mounts, tmpfs: --mount, --tmpfs (volume.go)
+	mounts      []string
+	tmpfs       []string
 
 	entrypointSet bool // --entrypoint was given, even as ""
 }
@@ -73,6 +76,7 @@ func addContainerFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVar(&f.hostname, "hostname", "", "container host name (default: the container ID)")
 	fl.StringVar(&f.name, "name", "", "name the container (default: a random one)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy while its supervisor lives: no, on-failure[:N] or always")
+	addMountFlags(fl, f)
 }
 
 func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []string) error {
@@ -196,13 +200,18 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 	if err != nil {
 		return nil, nil, err
 	}
+	mounts, err := containerMounts(ctx, g, f, lower, cfg.Volumes)
+	if err != nil {
+		return nil, nil, err
+	}
 	c, err := cs.Create(container.Config{
 		ID: id, Name: f.name, Image: ref, ImageID: iid.String(),
 		Args: argv, Env: env, Cwd: cwd, User: user, Hostname: hostname, Network: network,
 		Tty: f.tty, Interactive: f.interactive, StopSignal: cfg.StopSignal,
-		Restart: restart, AutoRemove: f.rm, Lower: lower,
+		Restart: restart, AutoRemove: f.rm, Lower: lower, Mounts: mounts,
 	})
 	if err != nil {
+		_ = removeAnonymousVolumes(cs, &container.Container{Config: container.Config{Mounts: mounts}})
 		if errors.Is(err, container.ErrNameInUse) || errors.Is(err, container.ErrInvalidName) {
 			return nil, nil, fmt.Errorf("--name: %w", err)
 		}
