@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -300,7 +301,7 @@ func populateVolume(ctx context.Context, v *container.Volume, lower []string, ta
 	if err != nil {
 		return err
 	}
-	if st, ok := top.Sys().(*unix.Stat_t); ok {
+	if st, ok := top.Sys().(*syscall.Stat_t); ok {
 		if err := os.Lchown(v.Mountpoint, int(st.Uid), int(st.Gid)); err != nil {
 			return err
 		}
