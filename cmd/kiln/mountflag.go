@@ -190,8 +190,10 @@ func checkTarget(t string) error {
 // parseSize parses a byte count with an optional b, k, m or g suffix (powers
 // of 1024), as Docker's tmpfs-size does.
 func parseSize(s string) (int64, error) {
-	num := strings.TrimRight(strings.ToLower(s), "bkmg")
-	unit := strings.ToLower(s[len(num):])
+	// Lowered once: ToLower can change the length of invalid UTF-8.
+	ls := strings.ToLower(s)
+	num := strings.TrimRight(ls, "bkmg")
+	unit := ls[len(num):]
 	mult := int64(1)
 	switch strings.TrimSuffix(unit, "b") {
 	case "":
