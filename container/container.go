@@ -36,6 +36,8 @@ type Config struct {
 	Lower []string
 	// Mounts are -v, --mount, --tmpfs and the image's anonymous volumes.
 	Mounts []Mount `json:",omitempty"`
+	// Init runs an init as PID 1 that reaps zombies (--init).
+	Init bool `json:",omitempty"`
 }
 
 // Status is a container's state, as docker ps names it.

@@ -41,6 +41,7 @@ type runFlags struct {
 	volumes     []string // -v; mounts, tmpfs: --mount, --tmpfs (volume.go)
 	mounts      []string
 	tmpfs       []string
+	init        bool
 
 	entrypointSet bool // --entrypoint was given, even as ""
 }
@@ -77,6 +78,7 @@ func addContainerFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVar(&f.name, "name", "", "name the container (default: a random one)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy while its supervisor lives: no, on-failure[:N] or always")
 	addMountFlags(fl, f)
+	fl.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
 }
 
 func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []string) error {
@@ -208,7 +210,7 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 		ID: id, Name: f.name, Image: ref, ImageID: iid.String(),
 		Args: argv, Env: env, Cwd: cwd, User: user, Hostname: hostname, Network: network,
 		Tty: f.tty, Interactive: f.interactive, StopSignal: cfg.StopSignal,
-		Restart: restart, AutoRemove: f.rm, Lower: lower, Mounts: mounts,
+		Restart: restart, AutoRemove: f.rm, Lower: lower, Mounts: mounts, Init: f.init,
 	})
 	if err != nil {
 		_ = removeAnonymousVolumes(cs, &container.Container{Config: container.Config{Mounts: mounts}})

@@ -200,6 +200,7 @@ func specFor(c *container.Container) executor.Spec {
 		Network:  cfg.Network,
 		Tty:      cfg.Tty,
 		Mounts:   executorMounts(c),
+		Init:     cfg.Init,
 	}
 }
 
