@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -90,21 +89,7 @@ func ValidateVolumeName(s string) error {
 }
 
 func (s *VolumeStore) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock volumes: %w", err)
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock volumes: %w", err)
-	}
-	return func() { f.Close() }, nil
+	return lockDir(s.dir, "volumes")
 }
 
 // Create makes the volume name (a random one if empty) or, when it exists,
