@@ -177,7 +177,7 @@ func containerMounts(ctx context.Context, g *globals, f *runFlags, lower []strin
 		if err != nil {
 			return nil, err
 		}
-		if m.Type == container.MountBind {
+		if _, err := os.Lstat(m.Source); m.Type == container.MountBind && errors.Is(err, os.ErrNotExist) {
 			// -v makes a missing host directory; --mount refuses (below).
 			if err := os.MkdirAll(m.Source, 0o755); err != nil {
 				return nil, fmt.Errorf("-v %s: create host directory: %w", s, err)

@@ -72,6 +72,16 @@ func TestVolumeBindHostDir(t *testing.T) {
 		t.Errorf("write through -v …:ro reached the host")
 	}
 
+	// A file binds too, read-write or read-only.
+	file := filepath.Join(host, "in")
+	mustKiln(t, root, "run", "--rm", "-v", file+":/etc/in", "busybox", "sh", "-c", "echo more >> /etc/in")
+	if _, _, code := kiln(t, root, "run", "--rm", "-v", file+":/etc/in:ro", "busybox", "sh", "-c", "echo x >> /etc/in"); code == 0 {
+		t.Errorf("append to a file bound with :ro: exit 0, want a failure")
+	}
+	if b, _ := os.ReadFile(file); string(b) != "from host\nmore\n" {
+		t.Errorf("host file after the file binds: got %q, want %q", b, "from host\nmore\n")
+	}
+
 	// -v creates a missing host directory; --mount refuses one.
 	missing := filepath.Join(t.TempDir(), "new", "dir")
 	mustKiln(t, root, "run", "--rm", "-v", missing+":/m", "busybox", "true")
