@@ -363,3 +363,31 @@ func removeAnonymousVolumes(cs *container.Store, c *container.Container) error {
 	}
 	return errors.Join(errs...)
 }
+
+// mountJSON is docker inspect's shape for one of a container's mounts.
+type mountJSON struct {
+	Type        string
+	Name        string `json:",omitempty"`
+	Source      string
+	Destination string
+	Driver      string `json:",omitempty"`
+	RW          bool
+}
+
+func inspectMounts(c *container.Container) []mountJSON {
+	out := []mountJSON{}
+	vs, _ := c.Volumes()
+	for _, m := range c.Config.Mounts {
+		j := mountJSON{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly}
+		if m.Type == container.MountVolume {
+			j.Name, j.Driver, j.Source = m.Source, "local", ""
+			if vs != nil {
+				if v, err := vs.Get(m.Source); err == nil {
+					j.Source = v.Mountpoint
+				}
+			}
+		}
+		out = append(out, j)
+	}
+	return out
+}

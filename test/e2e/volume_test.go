@@ -163,6 +163,19 @@ func TestVolumeCommands(t *testing.T) {
 	}
 
 	mustKiln(t, root, "create", "--name", "user", "-v", "v1:/v", "busybox", "true")
+	out, _ = mustKiln(t, root, "inspect", "user")
+	var ctr struct {
+		Mounts []struct {
+			Type, Name, Source, Destination string
+			RW                              bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &ctr); err != nil || len(ctr.Mounts) != 1 {
+		t.Fatalf("inspect user: %v, mounts %+v", err, ctr.Mounts)
+	}
+	if m := ctr.Mounts[0]; m.Type != "volume" || m.Name != "v1" || m.Source != v.Mountpoint || m.Destination != "/v" || !m.RW {
+		t.Fatalf("inspect user: mount %+v", m)
+	}
 	_, stderr, code := kiln(t, root, "volume", "rm", "v1")
 	if code == 0 || !strings.Contains(stderr, "in use") || !strings.Contains(stderr, "user") {
 		t.Fatalf("volume rm of a volume in use: exit %d, stderr %q; want a failure naming the container", code, stderr)
