@@ -211,6 +211,11 @@ func UsedBy(all []*Container, name string) []string {
 	return out
 }
 
+// Lock serialises the filling of v from an image.
+func (v *Volume) Lock() (func(), error) {
+	return lockDir(filepath.Dir(v.Mountpoint), "volume "+v.Name)
+}
+
 // IsEmpty reports whether the volume has no content yet: a first use then
 // copies the image's files at the mount target into it, as Docker does.
 func (v *Volume) IsEmpty() (bool, error) {

@@ -138,6 +138,9 @@ func parseMountFlag(s string) (container.Mount, error) {
 		if m.Source != "" {
 			return bad("a tmpfs has no source")
 		}
+		if m.ReadOnly {
+			return bad("a read-only tmpfs is not supported")
+		}
 	}
 	if m.Size != 0 && m.Type != container.MountTmpfs {
 		return bad("tmpfs-size applies to type=tmpfs only")
@@ -164,8 +167,6 @@ func parseTmpfsFlag(s string) (container.Mount, error) {
 					return container.Mount{}, fmt.Errorf("--tmpfs %s: size: %v", s, err)
 				}
 				m.Size = n
-			case "ro":
-				m.ReadOnly = true
 			case "rw", "mode", "noexec", "exec", "nosuid", "suid", "nodev", "dev", "uid", "gid":
 			default:
 				return container.Mount{}, fmt.Errorf("--tmpfs %s: unknown option %q", s, k)

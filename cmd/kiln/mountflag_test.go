@@ -49,6 +49,7 @@ func TestParseMountFlag(t *testing.T) {
 		{in: "type=bind,source=rel,target=/c", err: "not an absolute path"},
 		{in: "type=volume,source=v1", err: "target is required"},
 		{in: "type=tmpfs,source=x,target=/t", err: "no source"},
+		{in: "type=tmpfs,target=/t,readonly", err: "read-only tmpfs"},
 		{in: "type=volume,source=v1,target=/c,tmpfs-size=1", err: "type=tmpfs only"},
 		{in: "target=/c,readonly=maybe", err: "readonly=maybe"},
 		{in: "target=/c,foo=bar", err: `unknown key "foo"`},
@@ -72,6 +73,7 @@ func TestParseTmpfsFlag(t *testing.T) {
 		{in: "t", err: "not an absolute path"},
 		{in: "/t:size=-1", err: "invalid size"},
 		{in: "/t:huge", err: `unknown option "huge"`},
+		{in: "/t:ro", err: `unknown option "ro"`},
 	} {
 		t.Run(c.in, func(t *testing.T) {
 			got, err := parseTmpfsFlag(c.in)

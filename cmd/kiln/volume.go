@@ -15,7 +15,6 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/kiln-build/kiln/container"
 	"github.com/kiln-build/kiln/executor"
@@ -260,6 +259,12 @@ func containerMounts(ctx context.Context, g *globals, f *runFlags, lower []strin
 // empty, with owners and modes, as Docker fills a volume on first use. A
 // target the image lacks leaves it empty.
 func populateVolume(ctx context.Context, v *container.Volume, lower []string, target string) error {
+	// Two containers first using one volume at once: one fills it.
+	unlock, err := v.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	empty, err := v.IsEmpty()
 	if err != nil || !empty {
 		return err
@@ -305,9 +310,9 @@ func populateVolume(ctx context.Context, v *container.Volume, lower []string, ta
 		if err := os.Lchown(v.Mountpoint, int(st.Uid), int(st.Gid)); err != nil {
 			return err
 		}
-		return unix.Chmod(v.Mountpoint, st.Mode&0o7777)
 	}
-	return nil
+	// After the chown, which clears setuid and setgid bits.
+	return os.Chmod(v.Mountpoint, top.Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky))
 }
 
 // executorMounts turns a container's mounts into the executor's.
