@@ -38,6 +38,8 @@ type Config struct {
 	Mounts []Mount `json:",omitempty"`
 	// Init runs an init as PID 1 that reaps zombies (--init).
 	Init bool `json:",omitempty"`
+	// Limits are the resource limits every start applies.
+	Limits Limits `json:",omitempty"`
 }
 
 // Status is a container's state, as docker ps names it.

@@ -65,6 +65,8 @@ type runConfig struct {
 
 	// Mounts are RUN --mount's, in mount order (see mount_linux.go).
 	Mounts []Mount
+
+	Rlimits []Rlimit `json:",omitempty"`
 }
 
 type copyConfig struct {
@@ -279,6 +281,9 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	env := containerEnv(c.Env, u.Home, c.Tty)
 	if err := os.Chdir(c.Cwd); err != nil {
 		return fmt.Errorf("chdir %s: %w", c.Cwd, err)
+	}
+	if err := setRlimits(c.Rlimits); err != nil {
+		return err
 	}
 	// syscall's set*id apply to every thread of the process.
 	if err := syscall.Setgroups(u.Sgids); err != nil {

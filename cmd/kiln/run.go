@@ -44,6 +44,8 @@ type runFlags struct {
 	init        bool
 
 	entrypointSet bool // --entrypoint was given, even as ""
+
+	limits limitFlags
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -79,6 +81,7 @@ func addContainerFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVar(&f.restart, "restart", "no", "restart policy while its supervisor lives: no, on-failure[:N] or always")
 	addMountFlags(fl, f)
 	fl.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
+	addLimitFlags(fl, &f.limits)
 }
 
 func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []string) error {
@@ -138,6 +141,10 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 	restart, err := container.ParseRestartPolicy(f.restart)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--restart: %w", err)
+	}
+	limits, err := f.limits.parse()
+	if err != nil {
+		return nil, nil, err
 	}
 	if f.rm && restart.Name != "no" {
 		return nil, nil, errors.New("--restart and --rm: a container removed at exit cannot be restarted")
@@ -210,7 +217,7 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 		ID: id, Name: f.name, Image: ref, ImageID: iid.String(),
 		Args: argv, Env: env, Cwd: cwd, User: user, Hostname: hostname, Network: network,
 		Tty: f.tty, Interactive: f.interactive, StopSignal: cfg.StopSignal,
-		Restart: restart, AutoRemove: f.rm, Lower: lower, Mounts: mounts, Init: f.init,
+		Restart: restart, AutoRemove: f.rm, Lower: lower, Limits: limits, Mounts: mounts, Init: f.init,
 	})
 	if err != nil {
 		_ = removeAnonymousVolumes(cs, &container.Container{Config: container.Config{Mounts: mounts}})

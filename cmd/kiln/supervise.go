@@ -123,6 +123,9 @@ func superviseLoop(ctx context.Context, c *container.Container, sio superviseIO,
 			}
 			// Without a freezer (no cgroup fs) everything but pause works.
 			_ = container.JoinCgroup(c.Config.ID, pid)
+			if err := container.ApplyLimits(c.Config.ID, pid, c.Config.Limits); err != nil {
+				return err
+			}
 			c.State = container.State{
 				Status: container.Running, Pid: pid, StartTime: start,
 				SupervisorPid: os.Getpid(), SupervisorStart: selfStart,
@@ -201,6 +204,7 @@ func specFor(c *container.Container) executor.Spec {
 		Tty:      cfg.Tty,
 		Mounts:   executorMounts(c),
 		Init:     cfg.Init,
+		Rlimits:  cfg.Limits.Ulimits,
 	}
 }
 

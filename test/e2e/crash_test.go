@@ -52,6 +52,17 @@ func TestKillDuringKilnRun(t *testing.T) {
 	if stdout, _ := mustKiln(t, root, "run", "--rm", "busybox", "echo", "again"); stdout != "again\n" {
 		t.Errorf("run after the kill: got %q, want %q", stdout, "again\n")
 	}
+	// The next look at the containers reconciles the killed one: it is
+	// exited, and its cgroups (which outlive any store) are gone.
+	mustKiln(t, root, "ps", "-a")
+	ids, _ := os.ReadDir(filepath.Join(root, "containers"))
+	for _, id := range ids {
+		for _, c := range []string{"freezer", "memory", "pids", "cpu,cpuacct"} {
+			if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c, "kiln", id.Name())); err == nil {
+				t.Errorf("after kill -9 of kiln run and ps -a: cgroup %s/kiln/%s still exists", c, id.Name())
+			}
+		}
+	}
 }
 
 // Ctrl-C (SIGINT) of a build stops the running step promptly, reports the
