@@ -101,7 +101,7 @@ func parseMountFlag(s string) (container.Mount, error) {
 			}
 			m.ReadOnly = b
 		case "tmpfs-size":
-			n, err := parseSize(v)
+			n, err := tmpfsSize(v)
 			if err != nil {
 				return bad(fmt.Sprintf("tmpfs-size: %v", err))
 			}
@@ -162,7 +162,7 @@ func parseTmpfsFlag(s string) (container.Mount, error) {
 			k, v, _ := strings.Cut(o, "=")
 			switch k {
 			case "size":
-				n, err := parseSize(v)
+				n, err := tmpfsSize(v)
 				if err != nil {
 					return container.Mount{}, fmt.Errorf("--tmpfs %s: size: %v", s, err)
 				}
@@ -188,30 +188,13 @@ func checkTarget(t string) error {
 	return nil
 }
 
-// parseSize parses a byte count with an optional b, k, m or g suffix (powers
-// of 1024), as Docker's tmpfs-size does.
-func parseSize(s string) (int64, error) {
-	// Lowered once: ToLower can change the length of invalid UTF-8.
-	ls := strings.ToLower(s)
-	num := strings.TrimRight(ls, "bkmg")
-	unit := ls[len(num):]
-	mult := int64(1)
-	switch strings.TrimSuffix(unit, "b") {
-	case "":
-	case "k":
-		mult = 1 << 10
-	case "m":
-		mult = 1 << 20
-	case "g":
-		mult = 1 << 30
-	default:
-		return 0, fmt.Errorf("invalid size %q", s)
+// tmpfsSize is tmpfs-size's and size='s value: Docker's units, no -1.
+func tmpfsSize(s string) (int64, error) {
+	n, err := container.ParseSize(s)
+	if err == nil && n < 0 {
+		err = fmt.Errorf("invalid size %q", s)
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("invalid size %q", s)
-	}
-	return n * mult, nil
+	return n, err
 }
 
 // addMountFlags adds run's and create's -v, --mount and --tmpfs.

@@ -95,19 +95,6 @@ func checkMount(t *testing.T, got container.Mount, err error, want container.Mou
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"0": 0, "100": 100, "100b": 100, "2k": 2048, "3M": 3 << 20, "1g": 1 << 30, "5mb": 5 << 20} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q): got %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "k", "1x", "1kk", "-1", "1.5m", "99999999999g"} {
-		if got, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q): got %d, want an error", in, got)
-		}
-	}
-}
-
 func FuzzParseMountFlag(f *testing.F) {
 	for _, s := range []string{"type=bind,source=/h,target=/c", "target=/c,tmpfs-size=1", `"a,b"=c`} {
 		f.Add(s)
