@@ -34,6 +34,10 @@ type Config struct {
 	// Lower lists the layer directories, bottom first. A garbage collector
 	// must keep them while the container exists.
 	Lower []string
+	// Mounts are -v, --mount, --tmpfs and the image's anonymous volumes.
+	Mounts []Mount `json:",omitempty"`
+	// Init runs an init as PID 1 that reaps zombies (--init).
+	Init bool `json:",omitempty"`
 	// Limits are the resource limits every start applies.
 	Limits Limits `json:",omitempty"`
 }

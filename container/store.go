@@ -28,9 +28,14 @@ func Open(dir string) (*Store, error) {
 
 // lock serialises changes to names (create, remove) across processes.
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	return lockDir(s.dir, "containers")
+}
+
+// lockDir takes dir's .lock file exclusively; what names dir in errors.
+func lockDir(dir, what string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("lock containers: %w", err)
+		return nil, fmt.Errorf("lock %s: %w", what, err)
 	}
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
@@ -40,7 +45,7 @@ func (s *Store) lock() (func(), error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("lock containers: %w", err)
+		return nil, fmt.Errorf("lock %s: %w", what, err)
 	}
 	return func() { f.Close() }, nil
 }

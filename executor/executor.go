@@ -36,6 +36,9 @@ type Spec struct {
 	// Tty allocates a pty whose slave becomes the process's controlling
 	// terminal; Stdin and Stdout are copied to and from the master.
 	Tty bool
+	// Init keeps kiln's init as PID 1: it runs Args as its child, reaps
+	// orphans, forwards signals and exits with the command's status.
+	Init bool
 	// Signals are forwarded to the container's process while it runs.
 	Signals <-chan os.Signal
 	// Mounts are RUN --mount's (see mount.go); nothing of them lands in

@@ -61,6 +61,7 @@ type runConfig struct {
 	NewNet   bool
 	Tty      bool
 	Console  string // the pty slave's path, bind-mounted on /dev/console
+	Init     bool   // stay PID 1 and reap (init_reaper_linux.go)
 
 	// Mounts are RUN --mount's, in mount order (see mount_linux.go).
 	Mounts []Mount
@@ -305,6 +306,9 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close fds: %w", err)
+	}
+	if c.Init {
+		return execReaper(path, c.Args, env, enc)
 	}
 	if err := enc.Encode(initMsg{Exec: true}); err != nil {
 		return err

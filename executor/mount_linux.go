@@ -46,7 +46,9 @@ func setupMounts(c *runConfig, st *stubs) error {
 		case MountBind:
 			err = mountBind(m, scratch, filepath.Join(c.Dir, "empty"), st)
 		case MountCache:
-			err = bindAt(m.Source, m.Target, true, m.ReadOnly, 0, st)
+			// A file too: docker run -v /host/file:/ctr/file.
+			fi, serr := os.Stat(m.Source)
+			err = bindAt(m.Source, m.Target, serr != nil || fi.IsDir(), m.ReadOnly, 0, st)
 		case MountTmpfs:
 			err = mountTmpfs(m, st)
 		case MountSecret:

@@ -39,7 +39,7 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	cfg := &runConfig{
 		Dir: dir, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User,
 		Hostname: s.Hostname, NewNet: s.Network == "none", Tty: s.Tty,
-		Mounts: childMounts(s.Mounts), Rlimits: s.Rlimits,
+		Mounts: childMounts(s.Mounts), Rlimits: s.Rlimits, Init: s.Init,
 	}
 	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
 	if cfg.NewNet {

@@ -23,6 +23,7 @@ type containerJSON struct {
 	RestartCount int
 	Config       containerConfigJSON
 	HostConfig   hostConfigJSON
+	Mounts       []mountJSON // volume.go
 }
 
 type containerStateJSON struct {
@@ -89,6 +90,7 @@ func inspectContainer(g *globals, ref string) (found bool, err error) {
 	if c.IsRunning() {
 		out.State.Pid = st.Pid
 	}
+	out.Mounts = inspectMounts(c)
 	out.HostConfig.NetworkMode = cfg.Network
 	out.HostConfig.AutoRemove = cfg.AutoRemove
 	out.HostConfig.RestartPolicy.Name = cfg.Restart.String()

@@ -103,6 +103,7 @@ func newRootCommand() *cobra.Command {
 		newSuperviseCommand(g),
 		newPruneCommand(g),
 		newSystemCommand(g),
+		newVolumeCommand(g),
 	)
 	return root
 }

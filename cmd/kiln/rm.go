@@ -13,7 +13,7 @@ import (
 )
 
 func newRmCommand(g *globals) *cobra.Command {
-	var force bool
+	var force, volumes bool
 	c := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove containers, with their own layer and log",
@@ -21,7 +21,7 @@ func newRmCommand(g *globals) *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			var errs []error
 			for _, ref := range args {
-				if err := removeContainer(g, ref, force); err != nil {
+				if err := removeContainer(g, ref, force, volumes); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -31,10 +31,11 @@ func newRmCommand(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
+	c.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove the container's anonymous volumes too")
 	return c
 }
 
-func removeContainer(g *globals, ref string, force bool) error {
+func removeContainer(g *globals, ref string, force, volumes bool) error {
 	cs, ctr, err := g.getContainer(ref)
 	if err != nil {
 		return err
@@ -57,5 +58,11 @@ func removeContainer(g *globals, ref string, force bool) error {
 			return err
 		}
 	}
-	return cs.Remove(ctr)
+	if err := cs.Remove(ctr); err != nil {
+		return err
+	}
+	if volumes {
+		return removeAnonymousVolumes(cs, ctr)
+	}
+	return nil
 }

@@ -38,6 +38,10 @@ type runFlags struct {
 	detach      bool
 	name        string
 	restart     string
+	volumes     []string // -v; mounts, tmpfs: --mount, --tmpfs (volume.go)
+	mounts      []string
+	tmpfs       []string
+	init        bool
 
 	entrypointSet bool // --entrypoint was given, even as ""
 
@@ -75,6 +79,8 @@ func addContainerFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVar(&f.hostname, "hostname", "", "container host name (default: the container ID)")
 	fl.StringVar(&f.name, "name", "", "name the container (default: a random one)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy while its supervisor lives: no, on-failure[:N] or always")
+	addMountFlags(fl, f)
+	fl.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
 	addLimitFlags(fl, &f.limits)
 }
 
@@ -203,13 +209,18 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 	if err != nil {
 		return nil, nil, err
 	}
+	mounts, err := containerMounts(ctx, g, f, lower, cfg.Volumes)
+	if err != nil {
+		return nil, nil, err
+	}
 	c, err := cs.Create(container.Config{
 		ID: id, Name: f.name, Image: ref, ImageID: iid.String(),
 		Args: argv, Env: env, Cwd: cwd, User: user, Hostname: hostname, Network: network,
 		Tty: f.tty, Interactive: f.interactive, StopSignal: cfg.StopSignal,
-		Restart: restart, AutoRemove: f.rm, Lower: lower, Limits: limits,
+		Restart: restart, AutoRemove: f.rm, Lower: lower, Limits: limits, Mounts: mounts, Init: f.init,
 	})
 	if err != nil {
+		_ = removeAnonymousVolumes(cs, &container.Container{Config: container.Config{Mounts: mounts}})
 		if errors.Is(err, container.ErrNameInUse) || errors.Is(err, container.ErrInvalidName) {
 			return nil, nil, fmt.Errorf("--name: %w", err)
 		}

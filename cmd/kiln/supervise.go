@@ -70,6 +70,9 @@ func supervise(ctx context.Context, cs *container.Store, c *container.Container,
 		if rerr := cs.Remove(c); rerr != nil && err == nil {
 			err = rerr
 		}
+		if rerr := removeAnonymousVolumes(cs, c); rerr != nil && err == nil {
+			err = rerr
+		}
 	}
 	return code, err
 }
@@ -199,6 +202,8 @@ func specFor(c *container.Container) executor.Spec {
 		Hostname: cfg.Hostname,
 		Network:  cfg.Network,
 		Tty:      cfg.Tty,
+		Mounts:   executorMounts(c),
+		Init:     cfg.Init,
 		Rlimits:  cfg.Limits.Ulimits,
 	}
 }
