@@ -38,6 +38,9 @@ type Spec struct {
 	Tty bool
 	// Signals are forwarded to the container's process while it runs.
 	Signals <-chan os.Signal
+	// Security limits what the process may do; the zero value is Docker's
+	// default confinement.
+	Security Security
 }
 
 // DefaultHostname is the container's hostname when Spec.Hostname is empty.

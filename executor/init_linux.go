@@ -60,6 +60,7 @@ type runConfig struct {
 	NewNet   bool
 	Tty      bool
 	Console  string // the pty slave's path, bind-mounted on /dev/console
+	Security *secConfig
 }
 
 type copyConfig struct {
@@ -256,6 +257,12 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	if err := pivotRoot(root); err != nil {
 		return err
 	}
+	sec := c.Security
+	if !sec.NoMask {
+		if err := maskPaths(); err != nil {
+			return err
+		}
+	}
 	users, err := readDB("/etc/passwd", parsePasswd)
 	if err != nil {
 		return fmt.Errorf("read /etc/passwd: %w", err)
@@ -272,6 +279,9 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	if err := os.Chdir(c.Cwd); err != nil {
 		return fmt.Errorf("chdir %s: %w", c.Cwd, err)
 	}
+	if err := sec.beforeCreds(); err != nil {
+		return err
+	}
 	// syscall's set*id apply to every thread of the process.
 	if err := syscall.Setgroups(u.Sgids); err != nil {
 		return fmt.Errorf("setgroups: %w", err)
@@ -281,6 +291,9 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	}
 	if err := syscall.Setuid(u.UID); err != nil {
 		return fmt.Errorf("setuid %d: %w", u.UID, err)
+	}
+	if err := sec.afterCreds(); err != nil {
+		return err
 	}
 	// Changing credentials cleared the parent-death signal; re-arm it so a
 	// kill -9 of kiln still takes the container down.
@@ -293,6 +306,9 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close fds: %w", err)
+	}
+	if err := sec.beforeExec(); err != nil {
+		return err
 	}
 	if err := enc.Encode(initMsg{Exec: true}); err != nil {
 		return err

@@ -40,11 +40,17 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 		Dir: dir, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User,
 		Hostname: s.Hostname, NewNet: s.Network == "none", Tty: s.Tty,
 	}
+	if cfg.Security, err = s.Security.resolve(); err != nil {
+		return err
+	}
 	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
 	if cfg.NewNet {
 		flags |= unix.CLONE_NEWNET
 	}
-	cmd := initCommand(uintptr(flags))
+	cmd, err := initCommand(uintptr(flags))
+	if err != nil {
+		return err
+	}
 
 	var ios ioSetup
 	defer ios.close()
@@ -89,7 +95,10 @@ func (r *Runner) Copy(ctx context.Context, c CopySpec) error {
 		Dir: dir, Dest: c.Dest, SrcDir: c.SrcDir, SrcLower: c.SrcLower, Src: c.Src,
 		Excludes: c.Excludes, DestPath: c.DestPath, Chown: c.Chown, Chmod: c.Chmod,
 	}
-	cmd := initCommand(unix.CLONE_NEWNS)
+	cmd, err := initCommand(unix.CLONE_NEWNS)
+	if err != nil {
+		return err
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	res, err := runInit(ctx, cmd, initConfig{Copy: cfg}, nil, nil)
@@ -110,9 +119,13 @@ func lastLine(s string) string {
 	return s
 }
 
-func initCommand(cloneflags uintptr) *exec.Cmd {
+func initCommand(cloneflags uintptr) (*exec.Cmd, error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, err
+	}
 	cmd := &exec.Cmd{
-		Path: "/proc/self/exe",
+		Path: exe,
 		Args: []string{initArg0},
 		Env:  []string{initEnv},
 		SysProcAttr: &syscall.SysProcAttr{
@@ -120,7 +133,7 @@ func initCommand(cloneflags uintptr) *exec.Cmd {
 			Pdeathsig:  syscall.SIGKILL,
 		},
 	}
-	return cmd
+	return cmd, nil
 }
 
 func exitError(st *os.ProcessState) error {

@@ -36,6 +36,7 @@ type runFlags struct {
 	interactive bool
 	tty         bool
 	hostname    string
+	security    securityFlags
 
 	entrypointSet bool // --entrypoint was given, even as ""
 }
@@ -62,6 +63,7 @@ func newRunCommand(g *globals) *cobra.Command {
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open")
 	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
 	fl.StringVar(&f.hostname, "hostname", "", "container host name (default: the container ID)")
+	f.security.register(fl)
 	return c
 }
 
@@ -74,6 +76,13 @@ func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []str
 	network, err := networkMode(f.network, false)
 	if err != nil {
 		return &runtimeError{err}
+	}
+	sec, err := f.security.security(os.ReadFile)
+	if err != nil {
+		return &runtimeError{err}
+	}
+	if sec.Privileged {
+		warnPrivileged()
 	}
 	store, desc, err := g.openImage(ref)
 	if err != nil {
@@ -165,6 +174,7 @@ func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []str
 		Stderr:   os.Stderr,
 		Tty:      f.tty,
 		Signals:  signals,
+		Security: sec,
 	}
 	if f.interactive {
 		spec.Stdin = os.Stdin

@@ -1,0 +1,220 @@
+package executor
+
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// defaultDenied is what Docker's default profile (an allowlist) refuses a
+// container without CAP_SYS_ADMIN and friends. kiln's default filter is a
+// denylist of exactly these, answered with EPERM: the same effect on every
+// syscall Docker's profile names, simpler to audit, and new syscalls the
+// kernel grows are allowed rather than refused (Docker refuses them with
+// EPERM until its list learns them). Names this architecture lacks are
+// skipped. clone (with CLONE_NEWUSER) and personality are filtered by
+// argument below.
+var defaultDenied = []string{
+	"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module",
+	"finit_module", "get_kernel_syms", "get_mempolicy", "init_module", "ioperm", "iopl", "kcmp",
+	"kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mbind", "mount", "mount_setattr",
+	"move_pages", "name_to_handle_at", "nfsservctl", "open_by_handle_at", "perf_event_open",
+	"pivot_root", "process_vm_readv", "process_vm_writev", "ptrace", "query_module", "quotactl",
+	"quotactl_fd", "reboot", "request_key", "set_mempolicy", "setns", "settimeofday", "stime",
+	"swapon", "swapoff", "sysfs", "_sysctl", "umount", "umount2", "unshare", "uselib",
+	"userfaultfd", "ustat", "vm86", "vm86old", "fsopen", "fsmount", "fsconfig", "fspick",
+	"move_mount", "open_tree", "syslog", "fanotify_init", "lsm_set_self_attr",
+}
+
+// deniedUnless lets a denied syscall through when the container has the
+// capability it needs, as Docker's profile does (its "includes.caps").
+var deniedUnless = map[string][]string{
+	"SYS_ADMIN": {"bpf", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick", "lookup_dcookie",
+		"mount", "mount_setattr", "move_mount", "name_to_handle_at", "open_tree", "perf_event_open",
+		"quotactl", "quotactl_fd", "setns", "syslog", "umount", "umount2", "unshare", "clone"},
+	"SYS_BOOT":        {"reboot"},
+	"SYS_MODULE":      {"delete_module", "init_module", "finit_module"},
+	"SYS_PACCT":       {"acct"},
+	"SYS_PTRACE":      {"kcmp", "process_vm_readv", "process_vm_writev", "ptrace"},
+	"SYS_RAWIO":       {"iopl", "ioperm"},
+	"SYS_TIME":        {"settimeofday", "stime", "clock_settime", "clock_adjtime"},
+	"SYS_NICE":        {"get_mempolicy", "mbind", "set_mempolicy", "move_pages"},
+	"SYSLOG":          {"syslog"},
+	"BPF":             {"bpf"},
+	"PERFMON":         {"perf_event_open"},
+	"DAC_READ_SEARCH": {"open_by_handle_at"},
+}
+
+// allowedByCaps is the set of denied syscalls caps lets through.
+func allowedByCaps(caps capMask) map[string]bool {
+	ok := map[string]bool{}
+	for c, names := range deniedUnless {
+		i, err := capIndex(c)
+		if err != nil || caps&(1<<i) == 0 {
+			continue
+		}
+		for _, n := range names {
+			ok[n] = true
+		}
+	}
+	return ok
+}
+
+// personalityAllowed are the personality(2) arguments Docker's profile
+// lets through: PER_LINUX, UNAME26, PER_LINUX32, their union, and the query.
+var personalityAllowed = []uint32{0x0, 0x0008, 0x20000, 0x20008, 0xffffffff}
+
+// seccomp_data offsets.
+const (
+	offNr   = 0
+	offArch = 4
+	offArg0 = 16 // low 32 bits on a little-endian machine
+)
+
+func stmt(code uint16, k uint32) unix.SockFilter {
+	return unix.SockFilter{Code: code, K: k}
+}
+
+func jump(code uint16, k uint32, jt, jf uint8) unix.SockFilter {
+	return unix.SockFilter{Code: code, Jt: jt, Jf: jf, K: k}
+}
+
+const (
+	ldW  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+	jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+	jset = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
+	ret  = unix.BPF_RET | unix.BPF_K
+)
+
+func retOf(a SeccompAction, errno uint32) (uint32, error) {
+	switch a {
+	case ActAllow:
+		return unix.SECCOMP_RET_ALLOW, nil
+	case ActErrno:
+		if errno == 0 {
+			errno = uint32(unix.EPERM)
+		}
+		return unix.SECCOMP_RET_ERRNO | errno&unix.SECCOMP_RET_DATA, nil
+	case ActKill, ActKillT:
+		return unix.SECCOMP_RET_KILL_THREAD, nil
+	case ActKillP:
+		return unix.SECCOMP_RET_KILL_PROCESS, nil
+	case ActTrap:
+		return unix.SECCOMP_RET_TRAP, nil
+	case ActLog:
+		return unix.SECCOMP_RET_LOG, nil
+	}
+	return 0, fmt.Errorf("%w: seccomp action %q", ErrInvalidSpec, a)
+}
+
+// buildFilter compiles p (or, when p is nil, the default denylist) to
+// classic BPF. Each rule is "jeq nr; ret action", so no jump is ever longer
+// than the 255 instructions a BPF jump can reach.
+func buildFilter(p *SeccompProfile, caps capMask) ([]unix.SockFilter, error) {
+	if nativeArch == 0 {
+		return nil, fmt.Errorf("seccomp: not implemented on %s", runtime.GOARCH)
+	}
+	eperm := unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+	prog := []unix.SockFilter{
+		stmt(ldW, offArch),
+		jump(jeq, nativeArch, 1, 0),
+		stmt(ret, unix.SECCOMP_RET_KILL_PROCESS),
+		stmt(ldW, offNr),
+	}
+	if x32Bit != 0 {
+		prog = append(prog, jump(jset, x32Bit, 0, 1), stmt(ret, eperm))
+	}
+	rule := func(nr, action uint32) {
+		prog = append(prog, jump(jeq, nr, 0, 1), stmt(ret, action))
+	}
+	defaultRet := uint32(unix.SECCOMP_RET_ALLOW)
+	if p == nil {
+		allowed := allowedByCaps(caps)
+		for _, n := range defaultDenied {
+			if nr, ok := syscallTable[n]; ok && !allowed[n] {
+				rule(nr, eperm)
+			}
+		}
+		// clone3 hides its flags behind a pointer a filter cannot read;
+		// ENOSYS makes libcs fall back to clone, whose flags it can.
+		if nr, ok := syscallTable["clone3"]; ok && !allowed["clone"] {
+			rule(nr, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS))
+		}
+		if nr, ok := syscallTable["clone"]; ok && !allowed["clone"] {
+			prog = append(prog,
+				jump(jeq, nr, 0, 4),
+				stmt(ldW, offArg0),
+				jump(jset, uint32(unix.CLONE_NEWUSER), 0, 1),
+				stmt(ret, eperm),
+				stmt(ldW, offNr))
+		}
+		if nr, ok := syscallTable["personality"]; ok {
+			n := len(personalityAllowed)
+			prog = append(prog, jump(jeq, nr, 0, uint8(n+3)), stmt(ldW, offArg0))
+			for k, v := range personalityAllowed {
+				prog = append(prog, jump(jeq, v, uint8(n-k), 0))
+			}
+			prog = append(prog, stmt(ret, eperm), stmt(ldW, offNr))
+		}
+	} else {
+		var err error
+		if defaultRet, err = retOf(p.DefaultAction, p.DefaultErrno); err != nil {
+			return nil, err
+		}
+		// A later rule for the same syscall wins, as a later line of a
+		// profile reads.
+		action := map[uint32]uint32{}
+		var order []uint32
+		for _, r := range p.Rules {
+			a, err := retOf(r.Action, r.Errno)
+			if err != nil {
+				return nil, err
+			}
+			for _, n := range r.Names {
+				nr, ok := syscallTable[n]
+				if !ok {
+					continue
+				}
+				if _, seen := action[nr]; !seen {
+					order = append(order, nr)
+				}
+				action[nr] = a
+			}
+		}
+		for _, nr := range order {
+			if action[nr] != defaultRet {
+				rule(nr, action[nr])
+			}
+		}
+	}
+	prog = append(prog, stmt(ret, defaultRet))
+	if len(prog) > 4096 {
+		return nil, fmt.Errorf("%w: seccomp profile needs %d BPF instructions, the kernel takes 4096", ErrInvalidSpec, len(prog))
+	}
+	return prog, nil
+}
+
+// installSeccomp loads the filter on the calling thread, the one that will
+// execve: the filter survives exec and binds every process the container
+// makes.
+func (c *secConfig) installSeccomp() error {
+	var p *SeccompProfile
+	switch c.Seccomp {
+	case "unconfined":
+		return nil
+	case "profile":
+		p = c.Profile
+	}
+	prog, err := buildFilter(p, c.Caps)
+	if err != nil {
+		return err
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog)))
+	if errno != 0 {
+		return fmt.Errorf("install seccomp filter: %w", errno)
+	}
+	return nil
+}

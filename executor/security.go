@@ -1,0 +1,267 @@
+package executor
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Security is what a container may do to the kernel. The zero value is
+// Docker's default: its capability set, its seccomp profile's effect, masked
+// and read-only /proc and /sys paths, and no no_new_privs (setuid binaries
+// in an image keep working, as under Docker).
+type Security struct {
+	// CapAdd and CapDrop adjust the default capability set; names as
+	// Docker takes them ("NET_ADMIN" or "CAP_NET_ADMIN", any case), or "ALL".
+	// Drops apply first, so `--cap-drop ALL --cap-add CHOWN` leaves CHOWN.
+	CapAdd, CapDrop []string
+	// Privileged keeps every capability the host grants, and turns off
+	// seccomp and the masked paths.
+	Privileged bool
+	// Seccomp is the profile to install; nil means the default one.
+	Seccomp *SeccompProfile
+	// SeccompUnconfined installs no filter at all.
+	SeccompUnconfined bool
+	// NoNewPrivileges sets no_new_privs: setuid bits and file capabilities
+	// no longer raise privileges on exec.
+	NoNewPrivileges bool
+}
+
+// capNames are the kernel's capabilities, indexed by number.
+var capNames = []string{
+	"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+	"SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+	"IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+	"SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+	"LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+	"WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+}
+
+// DefaultCaps is Docker's default capability set.
+var DefaultCaps = []string{
+	"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
+	"SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
+}
+
+// capMask is a set of capabilities, bit n for capability n.
+type capMask uint64
+
+const capSysAdmin = 21
+
+func capIndex(name string) (int, error) {
+	n := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(name)), "CAP_")
+	for i, c := range capNames {
+		if c == n {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown capability %q%s", ErrInvalidSpec, name, didYouMean(n, capNames))
+}
+
+func didYouMean(n string, names []string) string {
+	if s := suggest(n, names); s != "" {
+		return " (did you mean " + s + "?)"
+	}
+	return ""
+}
+
+// suggest returns the name closest to n, if it is close.
+func suggest(n string, names []string) string {
+	best, bestD := "", 3
+	for _, c := range names {
+		if d := editDistance(n, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// Validate checks the capability names.
+func (s *Security) Validate() error {
+	_, err := s.caps()
+	return err
+}
+
+// caps resolves the capability set the container gets; the init further
+// limits it to what the host's bounding set holds.
+func (s *Security) caps() (capMask, error) {
+	all := capMask(1)<<len(capNames) - 1
+	if s.Privileged {
+		return all, nil
+	}
+	var m capMask
+	for _, n := range DefaultCaps {
+		i, _ := capIndex(n)
+		m |= 1 << i
+	}
+	for _, n := range s.CapDrop {
+		if strings.EqualFold(n, "ALL") {
+			m = 0
+			continue
+		}
+		i, err := capIndex(n)
+		if err != nil {
+			return 0, err
+		}
+		m &^= 1 << i
+	}
+	for _, n := range s.CapAdd {
+		if strings.EqualFold(n, "ALL") {
+			m = all
+			continue
+		}
+		i, err := capIndex(n)
+		if err != nil {
+			return 0, err
+		}
+		m |= 1 << i
+	}
+	return m, nil
+}
+
+// String names the capabilities in m, CAP_ prefixed as /proc shows them.
+func (m capMask) String() string {
+	var out []string
+	for i, c := range capNames {
+		if m&(1<<i) != 0 {
+			out = append(out, "CAP_"+c)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// SeccompAction is what a filter does with a syscall.
+type SeccompAction string
+
+// The actions of Docker's profile format that kiln implements.
+const (
+	ActAllow SeccompAction = "SCMP_ACT_ALLOW"
+	ActErrno SeccompAction = "SCMP_ACT_ERRNO"
+	ActKill  SeccompAction = "SCMP_ACT_KILL" // the thread, as libseccomp
+	ActKillP SeccompAction = "SCMP_ACT_KILL_PROCESS"
+	ActKillT SeccompAction = "SCMP_ACT_KILL_THREAD"
+	ActTrap  SeccompAction = "SCMP_ACT_TRAP"
+	ActLog   SeccompAction = "SCMP_ACT_LOG"
+)
+
+// SeccompProfile is the subset of Docker's seccomp JSON profile that kiln
+// implements: a default action and rules naming syscalls, without argument
+// conditions.
+type SeccompProfile struct {
+	DefaultAction SeccompAction
+	DefaultErrno  uint32 // for ActErrno; EPERM when 0
+	Rules         []SeccompRule
+}
+
+// SeccompRule applies Action to the named syscalls. Names this
+// architecture does not have are skipped, as libseccomp does.
+type SeccompRule struct {
+	Names  []string
+	Action SeccompAction
+	Errno  uint32 // for ActErrno; EPERM when 0
+}
+
+// ParseSeccompProfile reads Docker's JSON seccomp profile format. Argument
+// conditions, includes/excludes and unknown actions are refused rather than
+// silently ignored: a profile that means more than kiln enforces is an
+// error.
+func ParseSeccompProfile(data []byte) (*SeccompProfile, error) {
+	var raw struct {
+		DefaultAction   string          `json:"defaultAction"`
+		DefaultErrnoRet *uint32         `json:"defaultErrnoRet"`
+		Architectures   []string        `json:"architectures"`
+		ArchMap         json.RawMessage `json:"archMap"`
+		Syscalls        []struct {
+			Name     string            `json:"name"`
+			Names    []string          `json:"names"`
+			Action   string            `json:"action"`
+			ErrnoRet *uint32           `json:"errnoRet"`
+			Args     []json.RawMessage `json:"args"`
+			Includes json.RawMessage   `json:"includes"`
+			Excludes json.RawMessage   `json:"excludes"`
+			Comment  string            `json:"comment"`
+		} `json:"syscalls"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("%w: seccomp profile: %w", ErrInvalidSpec, err)
+	}
+	act, err := parseAction(raw.DefaultAction)
+	if err != nil {
+		return nil, fmt.Errorf("%w: seccomp profile: defaultAction: %w", ErrInvalidSpec, err)
+	}
+	p := &SeccompProfile{DefaultAction: act}
+	if raw.DefaultErrnoRet != nil {
+		p.DefaultErrno = *raw.DefaultErrnoRet
+	}
+	for i, sc := range raw.Syscalls {
+		names := sc.Names
+		if sc.Name != "" {
+			names = append([]string{sc.Name}, names...)
+		}
+		where := fmt.Sprintf("seccomp profile: syscalls[%d] (%s)", i, strings.Join(names, ","))
+		if len(names) == 0 {
+			return nil, fmt.Errorf("%w: %s: no names", ErrInvalidSpec, where)
+		}
+		if len(sc.Args) > 0 {
+			return nil, fmt.Errorf("%w: %s: argument conditions (args) are not supported", ErrInvalidSpec, where)
+		}
+		if !emptyJSON(sc.Includes) || !emptyJSON(sc.Excludes) {
+			return nil, fmt.Errorf("%w: %s: includes/excludes are not supported", ErrInvalidSpec, where)
+		}
+		a, err := parseAction(sc.Action)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrInvalidSpec, where, err)
+		}
+		r := SeccompRule{Names: names, Action: a}
+		if sc.ErrnoRet != nil {
+			r.Errno = *sc.ErrnoRet
+		}
+		p.Rules = append(p.Rules, r)
+	}
+	return p, nil
+}
+
+func emptyJSON(m json.RawMessage) bool {
+	s := strings.TrimSpace(string(m))
+	return s == "" || s == "null" || s == "{}"
+}
+
+var actions = []SeccompAction{ActAllow, ActErrno, ActKill, ActKillP, ActKillT, ActTrap, ActLog}
+
+func parseAction(s string) (SeccompAction, error) {
+	for _, a := range actions {
+		if string(a) == s {
+			return a, nil
+		}
+	}
+	names := make([]string, len(actions))
+	for i, a := range actions {
+		names[i] = string(a)
+	}
+	sort.Strings(names)
+	if s == "" {
+		return "", fmt.Errorf("no action (want one of %s)", strings.Join(names, ", "))
+	}
+	return "", fmt.Errorf("unsupported action %q (want one of %s)", s, strings.Join(names, ", "))
+}
