@@ -16,6 +16,7 @@ type secConfig struct {
 	Seccomp    string          // "default", "unconfined" or "profile"
 	Profile    *SeccompProfile `json:",omitempty"`
 	NoNewPrivs bool
+	NoDev      bool // no devices cgroup: mount the rootfs and /dev nodev
 }
 
 func (s *Security) resolve() (*secConfig, error) {

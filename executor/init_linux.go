@@ -237,6 +237,11 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	if err := mountOverlay(root, c.Rootfs.Lower, filepath.Join(c.Dir, "empty"), c.Rootfs.Upper, c.Rootfs.Work); err != nil {
 		return err
 	}
+	if c.Security.NoDev {
+		if err := nodevRootfs(root); err != nil {
+			return err
+		}
+	}
 	st := &stubs{root: root, upper: c.Rootfs.Upper}
 	err := setupRootfs(c, st)
 	// Report the stubs even when setup failed half way.
@@ -372,7 +377,7 @@ func setupRootfs(c *runConfig, st *stubs) error {
 	if err != nil {
 		return err
 	}
-	if err := mnt("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+	if err := mnt("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME|devTmpfsFlags(c.Security), "mode=755,size=65536k"); err != nil {
 		return err
 	}
 	// /dev is our tmpfs now, nothing below it touches the layer.

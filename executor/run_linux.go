@@ -54,6 +54,14 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 
 	var ios ioSetup
 	defer ios.close()
+	var devices *deviceCgroup
+	if !s.Security.Privileged {
+		if devices, err = newDeviceCgroup(); err != nil {
+			return err
+		}
+		defer devices.remove()
+		cfg.Security.NoDev = devices == nil
+	}
 	if s.Tty {
 		if err := ios.tty(cmd, s.Stdin, s.Stdout); err != nil {
 			return err
@@ -62,7 +70,19 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	} else if err := ios.pipes(cmd, s.Stdin, s.Stdout, s.Stderr); err != nil {
 		return err
 	}
-	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, ios.started)
+	// The init joins the devices cgroup before it reads its config, so
+	// before anything of the container runs.
+	var joinErr error
+	started := func() {
+		if joinErr = devices.add(cmd.Process.Pid); joinErr != nil {
+			_ = cmd.Process.Kill()
+		}
+		ios.started()
+	}
+	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, started)
+	if joinErr != nil {
+		err = joinErr
+	}
 	removeStubs(s.Rootfs.Upper, res.created)
 	ios.wait()
 	if err != nil {
