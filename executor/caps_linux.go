@@ -2,9 +2,6 @@ package executor
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -121,14 +118,17 @@ func (c *secConfig) beforeExec() error {
 	return nil
 }
 
+// lastCap is the highest capability the kernel knows. It asks prctl rather
+// than /proc/sys/kernel/cap_last_cap: the image may have hidden that file
+// (a /dev symlink into /proc/sys puts our /dev tmpfs over it).
 func lastCap() (int, error) {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return 0, fmt.Errorf("read cap_last_cap: %w", err)
+	for i := 0; i < 64; i++ {
+		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(i), 0, 0, 0); err != nil {
+			if i == 0 {
+				return 0, fmt.Errorf("read the bounding set: %w", err)
+			}
+			return i - 1, nil
+		}
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || n < 0 || n > 63 {
-		return 0, fmt.Errorf("read cap_last_cap: bad value %q", b)
-	}
-	return n, nil
+	return 63, nil
 }
