@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +50,7 @@ func newDeviceCgroup() (*deviceCgroup, error) {
 	if _, err := os.Stat(filepath.Join(devicesRoot, "devices.allow")); err != nil {
 		return nil, nil
 	}
+	sweepOnce.Do(sweepDeviceCgroups)
 	dir := filepath.Join(devicesRoot, fmt.Sprintf("kiln-%d-%d", os.Getpid(), cgroupSeq.Add(1)))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create devices cgroup: %w", err)
@@ -71,6 +74,28 @@ func (g *deviceCgroup) write(file, v string) error {
 		return fmt.Errorf("devices cgroup %s %q: %w", file, v, err)
 	}
 	return nil
+}
+
+var sweepOnce sync.Once
+
+// sweepDeviceCgroups removes the cgroups of kiln processes that died
+// without removing theirs (kill -9): empty, they are only clutter.
+func sweepDeviceCgroups() {
+	dirs, _ := filepath.Glob(filepath.Join(devicesRoot, "kiln-*-*"))
+	for _, d := range dirs {
+		f := strings.Split(filepath.Base(d), "-")
+		if len(f) != 3 {
+			continue
+		}
+		pid, err := strconv.Atoi(f[1])
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+			continue // its kiln still runs
+		}
+		_ = unix.Rmdir(d) // fails, as it should, while a process is in it
+	}
 }
 
 // add moves pid into the cgroup; its children follow it.
