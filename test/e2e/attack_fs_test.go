@@ -370,3 +370,46 @@ func TestAttackTarEscape(t *testing.T) {
 		wantDirNames(t, host)
 	})
 }
+
+// TestAttackSecretLeak: a --mount=type=secret's content never reaches a
+// layer, the config, the history, the cache or the progress output: no
+// file anywhere in the store holds it, and the image cannot read it back.
+func TestAttackSecretLeak(t *testing.T) {
+	root := newBusyboxRoot(t)
+	requireMounts(t, root)
+	secret := "kiln-secret-" + strings.Repeat("s3cr3t", 4)
+	src := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(src, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := newContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=tok cat /run/secrets/tok | wc -c\n",
+	})
+	stdout, stderr, code := kiln(t, root, "build", "--progress", "plain", "--secret", "id=tok,src="+src, "-t", "withsecret", dir)
+	if code != 0 && strings.Contains(stderr, "unknown flag") {
+		t.Skipf("kiln build --secret is not merged yet (%s)", lastLine(stderr))
+	}
+	if code != 0 {
+		t.Fatalf("build: exit status %d\n%s", code, stderr)
+	}
+	if strings.Contains(stdout+stderr, secret) {
+		t.Errorf("build output holds the secret")
+	}
+	out, _, _ := kiln(t, root, "run", "--rm", "withsecret", "sh", "-c", "cat /run/secrets/tok 2>/dev/null; ls /run/secrets 2>/dev/null; true")
+	if strings.Contains(out, secret) || strings.Contains(out, "tok") {
+		t.Errorf("kiln run: got %q, want no /run/secrets/tok in the image", out)
+	}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(b), secret) {
+			t.Errorf("store file %s holds the secret", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
