@@ -53,6 +53,11 @@ func newDeviceCgroup() (*deviceCgroup, error) {
 	sweepOnce.Do(sweepDeviceCgroups)
 	dir := filepath.Join(devicesRoot, fmt.Sprintf("kiln-%d-%d", os.Getpid(), cgroupSeq.Add(1)))
 	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, unix.EROFS) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			// kiln itself runs confined (in a container, say): the
+			// nodev mounts still hold.
+			return nil, nil
+		}
 		return nil, fmt.Errorf("create devices cgroup: %w", err)
 	}
 	g := &deviceCgroup{dir: dir}

@@ -233,6 +233,9 @@ func (s *stubs) ensure(p string, dir bool) (string, error) {
 }
 
 func initRun(c *runConfig, enc *json.Encoder) error {
+	if c.Security == nil {
+		return fmt.Errorf("%w: no security settings", ErrInvalidSpec)
+	}
 	root := filepath.Join(c.Dir, "rootfs")
 	if err := mountOverlay(root, c.Rootfs.Lower, filepath.Join(c.Dir, "empty"), c.Rootfs.Upper, c.Rootfs.Work); err != nil {
 		return err
