@@ -44,12 +44,19 @@ func initCopy(c *copyConfig) error {
 		}
 		cp.pm = pm
 	}
+	if err := cp.setFlags(c); err != nil {
+		return err
+	}
 	if c.Chown != "" {
-		users, err := readDBIn(dest, "/etc/passwd", parsePasswd)
+		ur, err := usersRoot(c, dest, empty)
 		if err != nil {
 			return err
 		}
-		groups, err := readDBIn(dest, "/etc/group", parseGroup)
+		users, err := readDBIn(ur, "/etc/passwd", parsePasswd)
+		if err != nil {
+			return err
+		}
+		groups, err := readDBIn(ur, "/etc/group", parseGroup)
 		if err != nil {
 			return err
 		}
@@ -95,6 +102,11 @@ type copier struct {
 
 	links map[[2]uint64]string // source (dev, inode) → first destination, for hard links
 	dirs  []dirMeta            // directories whose metadata is set last
+
+	// COPY --exclude, --parents and ADD's extraction (copyflags_linux.go).
+	skip             *patternmatcher.PatternMatcher
+	curSrc           string // the source being copied, for skip
+	parents, extract bool
 }
 
 type dirMeta struct {
@@ -103,9 +115,10 @@ type dirMeta struct {
 }
 
 type source struct {
-	rel  string // relative to the source root, as named (not resolved)
-	full string // resolved inside the source root
-	st   unix.Stat_t
+	pivot string // --parents: the prefix to drop
+	rel   string // relative to the source root, as named (not resolved)
+	full  string // resolved inside the source root
+	st    unix.Stat_t
 }
 
 func (c *copier) copy(srcs []string, destPath string) error {
@@ -131,7 +144,12 @@ func (c *copier) copy(srcs []string, destPath string) error {
 			if err != nil {
 				return err
 			}
+			if ok && c.skip != nil && src.st.Mode&unix.S_IFMT != unix.S_IFDIR && c.skipped(path.Base(r)) {
+				n++ // found, but --exclude'd: not an error
+				continue
+			}
 			if ok {
+				src.pivot = pivot(s)
 				sources = append(sources, src)
 				n++
 			}
@@ -152,8 +170,31 @@ func (c *copier) copy(srcs []string, destPath string) error {
 	}
 	for _, src := range sources {
 		var err error
+		c.curSrc = src.rel
+		isDir := src.st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if c.extract && src.st.Mode&unix.S_IFMT == unix.S_IFREG {
+			// ADD: an archive unpacks into the destination directory.
+			ok, err := c.extractArchive(src.full, destRel)
+			if err != nil {
+				return err
+			}
+			if ok {
+				continue
+			}
+		}
 		switch {
-		case src.st.Mode&unix.S_IFMT == unix.S_IFDIR:
+		case c.parents && isDir:
+			var dst string
+			if dst, err = c.mkdirAll(parentsDest(destRel, src.pivot, src.rel), &src.st); err == nil {
+				err = c.copyDir(src.full, dst, src.rel, nil)
+			}
+		case c.parents:
+			d := parentsDest(destRel, src.pivot, src.rel)
+			var dir string
+			if dir, err = c.mkdirAll(path.Dir(d), nil); err == nil {
+				err = c.copyEntry(src.full, filepath.Join(dir, path.Base(d)), &src.st)
+			}
+		case isDir:
 			var dst string
 			if dst, err = c.mkdirAll(destRel, &src.st); err == nil {
 				err = c.copyDir(src.full, dst, src.rel, nil)
@@ -315,8 +356,8 @@ func (c *copier) copyDir(src, dst, rel string, lazy *lazyDir) error {
 			continue
 		}
 		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-		excl := c.excluded(r)
-		if excl && !(isDir && c.pm.Exclusions()) {
+		excl := c.excluded(r) || c.skipped(r)
+		if excl && !(isDir && c.exclusions()) {
 			continue
 		}
 		parent := dst

@@ -38,6 +38,9 @@ type Spec struct {
 	Tty bool
 	// Signals are forwarded to the container's process while it runs.
 	Signals <-chan os.Signal
+	// Mounts are RUN --mount's (see mount.go); nothing of them lands in
+	// Rootfs.Upper.
+	Mounts []Mount
 	// Security limits what the process may do; the zero value is Docker's
 	// default confinement.
 	Security Security
@@ -94,6 +97,18 @@ type CopySpec struct {
 	DestPath string   // absolute; a trailing "/" means a directory
 	Chown    string   // user[:group], names resolved in the destination's /etc/passwd, /etc/group
 	Chmod    string   // octal, applied to every copied file and dir
+	// Exclude are COPY --exclude patterns (moby/patternmatcher), relative to
+	// each source: a directory source's contents, or a file's name.
+	Exclude []string
+	// Parents keeps each source's path (after a "/./" pivot, if any) under
+	// DestPath, which is then a directory: COPY --parents.
+	Parents bool
+	// Extract unpacks a source file that is a tar archive into DestPath:
+	// ADD's rule.
+	Extract bool
+	// UsersFrom is a layer stack whose /etc/passwd and /etc/group resolve
+	// Chown names, when Dest is not the image (COPY --link).
+	UsersFrom []string
 }
 
 func (s *Spec) validate() error {
@@ -107,6 +122,9 @@ func (s *Spec) validate() error {
 	case "", "host", "none":
 	default:
 		return fmt.Errorf("%w: unknown network mode %q", ErrInvalidSpec, s.Network)
+	}
+	if err := validateMounts(s.Mounts); err != nil {
+		return err
 	}
 	return s.Rootfs.validate()
 }

@@ -60,6 +60,11 @@ type runConfig struct {
 	NewNet   bool
 	Tty      bool
 	Console  string // the pty slave's path, bind-mounted on /dev/console
+
+	// Mounts are RUN --mount's, in mount order (see mount_linux.go).
+	Mounts []Mount
+
+	// Security is what the container may do (caps_linux.go).
 	Security *secConfig
 }
 
@@ -73,6 +78,12 @@ type copyConfig struct {
 	DestPath string
 	Chown    string
 	Chmod    string
+
+	// COPY --exclude, --parents, --link and ADD's extraction (copyflags_linux.go).
+	Exclude   []string
+	Parents   bool
+	Extract   bool
+	UsersFrom []string
 }
 
 // initMsg is what the child reports on fd 4.
@@ -451,6 +462,9 @@ func setupRootfs(c *runConfig, st *stubs) error {
 		if err := mnt(filepath.Join(c.Dir, f), target, "bind", unix.MS_BIND, ""); err != nil {
 			return err
 		}
+	}
+	if err := setupMounts(c, st); err != nil {
+		return err
 	}
 	// The working directory is real content: it lands in the layer, as
 	// with Docker.

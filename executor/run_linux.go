@@ -39,6 +39,7 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	cfg := &runConfig{
 		Dir: dir, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User,
 		Hostname: s.Hostname, NewNet: s.Network == "none", Tty: s.Tty,
+		Mounts: childMounts(s.Mounts),
 	}
 	if cfg.Security, err = s.Security.resolve(); err != nil {
 		return err
@@ -106,7 +107,7 @@ func (r *Runner) Copy(ctx context.Context, c CopySpec) error {
 		return fmt.Errorf("create copy dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	for _, d := range []string{"dest", "src", "empty"} {
+	for _, d := range []string{"dest", "src", "empty", "users"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("create copy dir: %w", err)
 		}
@@ -114,6 +115,7 @@ func (r *Runner) Copy(ctx context.Context, c CopySpec) error {
 	cfg := &copyConfig{
 		Dir: dir, Dest: c.Dest, SrcDir: c.SrcDir, SrcLower: c.SrcLower, Src: c.Src,
 		Excludes: c.Excludes, DestPath: c.DestPath, Chown: c.Chown, Chmod: c.Chmod,
+		Exclude: c.Exclude, Parents: c.Parents, Extract: c.Extract, UsersFrom: c.UsersFrom,
 	}
 	cmd, err := initCommand(unix.CLONE_NEWNS)
 	if err != nil {

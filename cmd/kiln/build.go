@@ -35,6 +35,7 @@ type buildFlags struct {
 	network   string
 	iidfile   string
 	printLLB  bool
+	secrets   []string
 }
 
 func newBuildCommand(g *globals) *cobra.Command {
@@ -58,6 +59,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.network, "network", "default", "network for RUN steps: default, none or host")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
 	fl.BoolVar(&f.printLLB, "print-llb", false, "print the build graph and exit")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR); repeatable")
 	return c
 }
 
@@ -90,6 +92,10 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		}
 	}
 	args, err := parseBuildArgs(f.buildArgs)
+	if err != nil {
+		return err
+	}
+	secrets, err := parseSecrets(f.secrets, os.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -147,6 +153,7 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		ContextDir: contextDir,
 		NoCache:    f.noCache,
 		Sink:       prog.event,
+		Secrets:    secrets,
 	})
 	prog.close()
 	if err != nil {
