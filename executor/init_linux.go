@@ -229,13 +229,9 @@ func (s *stubs) ensure(p string, dir bool) (string, error) {
 			}
 			continue
 		}
-		if last && !dir {
-			f, err := os.OpenFile(fp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-			if err != nil {
-				return "", fmt.Errorf("create mount target %s: %w", p, err)
-			}
-			f.Close()
-		} else if err := os.Mkdir(fp, 0o755); err != nil {
+		// Never by name: a parent may be in a cache mount another step
+		// is changing (target_linux.go).
+		if err := createInRoot(s.root, sub, dir || !last); err != nil {
 			return "", fmt.Errorf("create mount target %s: %w", p, err)
 		}
 		s.record(sub)
