@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/kiln-build/kiln/internal/suggest"
 )
 
 // Security is what a container may do to the kernel. The zero value is
@@ -60,41 +62,10 @@ func capIndex(name string) (int, error) {
 }
 
 func didYouMean(n string, names []string) string {
-	if s := suggest(n, names); s != "" {
+	if s := suggest.Closest(n, names); s != "" {
 		return " (did you mean " + s + "?)"
 	}
 	return ""
-}
-
-// suggest returns the name closest to n, if it is close.
-func suggest(n string, names []string) string {
-	best, bestD := "", 3
-	for _, c := range names {
-		if d := editDistance(n, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // Validate checks the capability names.

@@ -69,17 +69,25 @@ func createInRoot(root, rel string, dir bool) error {
 	return unix.Close(fd)
 }
 
-// mountOnto mounts src on target (a host path under st.root that ensure
-// returned) through a handle opened inside the rootfs. For a bind, src is
-// opened the same way when srcRoot is set.
-func (s *stubs) mountOnto(src, target, fstype string, flags uintptr, data string) error {
+// handle opens target (a host path under st.root that ensure returned)
+// again, inside the rootfs.
+func (s *stubs) handle(target string) (*os.File, error) {
 	rel, err := relInRoot(s.root, target)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	h, err := openInRoot(s.root, rel)
 	if err != nil {
-		return fmt.Errorf("open mount target %s: %w", rel, err)
+		return nil, fmt.Errorf("open mount target %s: %w", rel, err)
+	}
+	return h, nil
+}
+
+// mountOnto mounts src on target through a handle opened inside the rootfs.
+func (s *stubs) mountOnto(src, target, fstype string, flags uintptr, data string) error {
+	h, err := s.handle(target)
+	if err != nil {
+		return err
 	}
 	defer h.Close()
 	return unix.Mount(src, fdPath(int(h.Fd())), fstype, flags, data)
@@ -88,14 +96,5 @@ func (s *stubs) mountOnto(src, target, fstype string, flags uintptr, data string
 // remountOnto changes the flags of the mount now at target: the handle is
 // opened after the mount, so it is the new mount's root.
 func (s *stubs) remountOnto(target string, flags uintptr) error {
-	rel, err := relInRoot(s.root, target)
-	if err != nil {
-		return err
-	}
-	h, err := openInRoot(s.root, rel)
-	if err != nil {
-		return fmt.Errorf("open mount target %s: %w", rel, err)
-	}
-	defer h.Close()
-	return unix.Mount("", fdPath(int(h.Fd())), "", flags|unix.MS_REMOUNT, "")
+	return s.mountOnto("", target, "", flags|unix.MS_REMOUNT, "")
 }
