@@ -27,8 +27,9 @@ import (
 //     are bind mounts of the host's and stay usable. The cost: a RUN that
 //     makes device nodes for a chroot (debootstrap) cannot use them.
 
-// devicesRoot is where a cgroup v1 devices hierarchy is mounted.
-const devicesRoot = "/sys/fs/cgroup/devices"
+// devicesRoot is where a cgroup v1 devices hierarchy is mounted; a var
+// so tests can take the nodev path on a host that has one.
+var devicesRoot = "/sys/fs/cgroup/devices"
 
 // defaultDeviceRules are Docker's: mknod of anything, read and write of the
 // default devices.

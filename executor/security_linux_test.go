@@ -1,6 +1,8 @@
 package executor
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,6 +45,43 @@ func TestRunSeccompDenies(t *testing.T) {
 			_, err := run(t, Spec{Rootfs: rootfs(t, base), Args: sh("mkdir -p /mnt; " + cmd)})
 			if err == nil {
 				t.Errorf("%s: got success, want a refusal", cmd)
+			}
+		})
+	}
+}
+
+// TestRunMknodBlockDevice makes a block device node for the host's first
+// block device and reads it, under the devices cgroup where the host has
+// one, and under the nodev mounts kiln falls back to without.
+func TestRunMknodBlockDevice(t *testing.T) {
+	base := busybox(t)
+	ents, err := os.ReadDir("/sys/dev/block")
+	if err != nil || len(ents) == 0 {
+		t.Skip("no block device on this host")
+	}
+	maj, min, _ := strings.Cut(ents[0].Name(), ":")
+	script := "mknod /blk b " + maj + " " + min + " && head -c 512 /blk | wc -c"
+	for _, tc := range []struct {
+		name, devices string
+	}{
+		{"devices cgroup", devicesRoot},
+		{"nodev", filepath.Join(t.TempDir(), "no-devices-cgroup")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(tc.devices, "devices.allow")); err != nil && tc.name == "devices cgroup" {
+				t.Skip("no cgroup v1 devices controller here")
+			}
+			old := devicesRoot
+			devicesRoot = tc.devices
+			defer func() { devicesRoot = old }()
+			out, err := run(t, Spec{Rootfs: rootfs(t, base), Args: sh(script)})
+			if err == nil && strings.TrimSpace(out) != "0" {
+				t.Errorf("read a block device made with mknod: got %q bytes, want a refusal", strings.TrimSpace(out))
+			}
+			// The default devices still work.
+			got := mustRun(t, Spec{Rootfs: rootfs(t, base), Args: sh("head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo ok")})
+			if strings.Fields(got)[0] != "4" || !strings.Contains(got, "ok") {
+				t.Errorf("default devices: got %q, want 4 and ok", got)
 			}
 		})
 	}
