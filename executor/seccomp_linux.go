@@ -86,6 +86,7 @@ const (
 	jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
 	jset = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
 	ret  = unix.BPF_RET | unix.BPF_K
+	ja   = unix.BPF_JMP | unix.BPF_JA
 )
 
 func retOf(a SeccompAction, errno uint32) (uint32, error) {
@@ -110,21 +111,47 @@ func retOf(a SeccompAction, errno uint32) (uint32, error) {
 }
 
 // buildFilter compiles p (or, when p is nil, the default denylist) to
-// classic BPF. Each rule is "jeq nr; ret action", so no jump is ever longer
-// than the 255 instructions a BPF jump can reach.
+// classic BPF: a dispatch on the arch, then one block per ABI, each with
+// its own syscall numbers. Each rule is "jeq nr; ret action", so no
+// conditional jump is ever longer than the 255 instructions it can reach;
+// the dispatch uses BPF_JA, whose offset is 32 bits.
 func buildFilter(p *SeccompProfile, caps capMask) ([]unix.SockFilter, error) {
 	if nativeArch == 0 {
 		return nil, fmt.Errorf("seccomp: not implemented on %s", runtime.GOARCH)
 	}
-	eperm := unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+	native, err := filterBlock(p, caps, syscallTable, x32Bit)
+	if err != nil {
+		return nil, err
+	}
+	compat, err := filterBlock(p, caps, compatSyscallTable, 0)
+	if err != nil {
+		return nil, err
+	}
+	// 0 ld arch; 1 jeq native; 2 ja native; 3 jeq compat; 4 ja compat;
+	// 5 ret kill; 6 native…; compat…
+	const head = 6
 	prog := []unix.SockFilter{
 		stmt(ldW, offArch),
-		jump(jeq, nativeArch, 1, 0),
+		jump(jeq, nativeArch, 0, 1),
+		stmt(ja, 3),
+		jump(jeq, compatArch, 0, 1),
+		stmt(ja, uint32(head+len(native)-5)),
 		stmt(ret, unix.SECCOMP_RET_KILL_PROCESS),
-		stmt(ldW, offNr),
 	}
-	if x32Bit != 0 {
-		prog = append(prog, jump(jset, x32Bit, 0, 1), stmt(ret, eperm))
+	prog = append(append(prog, native...), compat...)
+	if len(prog) > 4096 {
+		return nil, fmt.Errorf("%w: seccomp profile needs %d BPF instructions, the kernel takes 4096", ErrInvalidSpec, len(prog))
+	}
+	return prog, nil
+}
+
+// filterBlock is the filter for one ABI: it loads the syscall number and
+// ends in the default action.
+func filterBlock(p *SeccompProfile, caps capMask, table map[string]uint32, x32 uint32) ([]unix.SockFilter, error) {
+	eperm := unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+	prog := []unix.SockFilter{stmt(ldW, offNr)}
+	if x32 != 0 {
+		prog = append(prog, jump(jset, x32, 0, 1), stmt(ret, eperm))
 	}
 	rule := func(nr, action uint32) {
 		prog = append(prog, jump(jeq, nr, 0, 1), stmt(ret, action))
@@ -133,16 +160,16 @@ func buildFilter(p *SeccompProfile, caps capMask) ([]unix.SockFilter, error) {
 	if p == nil {
 		allowed := allowedByCaps(caps)
 		for _, n := range defaultDenied {
-			if nr, ok := syscallTable[n]; ok && !allowed[n] {
+			if nr, ok := table[n]; ok && !allowed[n] {
 				rule(nr, eperm)
 			}
 		}
 		// clone3 hides its flags behind a pointer a filter cannot read;
 		// ENOSYS makes libcs fall back to clone, whose flags it can.
-		if nr, ok := syscallTable["clone3"]; ok && !allowed["clone"] {
+		if nr, ok := table["clone3"]; ok && !allowed["clone"] {
 			rule(nr, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS))
 		}
-		if nr, ok := syscallTable["clone"]; ok && !allowed["clone"] {
+		if nr, ok := table["clone"]; ok && !allowed["clone"] {
 			prog = append(prog,
 				jump(jeq, nr, 0, 4),
 				stmt(ldW, offArg0),
@@ -150,7 +177,7 @@ func buildFilter(p *SeccompProfile, caps capMask) ([]unix.SockFilter, error) {
 				stmt(ret, eperm),
 				stmt(ldW, offNr))
 		}
-		if nr, ok := syscallTable["personality"]; ok {
+		if nr, ok := table["personality"]; ok {
 			n := len(personalityAllowed)
 			prog = append(prog, jump(jeq, nr, 0, uint8(n+3)), stmt(ldW, offArg0))
 			for k, v := range personalityAllowed {
@@ -173,7 +200,7 @@ func buildFilter(p *SeccompProfile, caps capMask) ([]unix.SockFilter, error) {
 				return nil, err
 			}
 			for _, n := range r.Names {
-				nr, ok := syscallTable[n]
+				nr, ok := table[n]
 				if !ok {
 					continue
 				}
@@ -189,11 +216,7 @@ func buildFilter(p *SeccompProfile, caps capMask) ([]unix.SockFilter, error) {
 			}
 		}
 	}
-	prog = append(prog, stmt(ret, defaultRet))
-	if len(prog) > 4096 {
-		return nil, fmt.Errorf("%w: seccomp profile needs %d BPF instructions, the kernel takes 4096", ErrInvalidSpec, len(prog))
-	}
-	return prog, nil
+	return append(prog, stmt(ret, defaultRet)), nil
 }
 
 // installSeccomp loads the filter on the calling thread, the one that will

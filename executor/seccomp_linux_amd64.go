@@ -2,10 +2,14 @@ package executor
 
 import "golang.org/x/sys/unix"
 
-// nativeArch is the seccomp_data.arch the filter accepts. Syscalls made
-// through another ABI (int 0x80's i386 numbers, x32) would be looked up in
-// the wrong table, so the filter refuses them all.
-const nativeArch = unix.AUDIT_ARCH_X86_64
+// nativeArch and compatArch are the seccomp_data.arch values the filter
+// knows, each checked against its own syscall table (i386 binaries enter
+// through int 0x80 with other numbers). Any other arch is killed.
+const (
+	nativeArch = unix.AUDIT_ARCH_X86_64
+	compatArch = unix.AUDIT_ARCH_I386
+)
 
-// x32Bit marks an x32 syscall number on x86_64.
+// x32Bit marks an x32 syscall number on x86_64: refused (EPERM), as x32
+// binaries are all but extinct and their numbers need a third table.
 const x32Bit = 0x40000000

@@ -2,9 +2,13 @@ package executor
 
 import "golang.org/x/sys/unix"
 
-// nativeArch is the seccomp_data.arch the filter accepts; 32-bit (compat)
-// syscalls have another number table and are refused.
-const nativeArch = unix.AUDIT_ARCH_AARCH64
+// nativeArch and compatArch are the seccomp_data.arch values the filter
+// knows, each checked against its own syscall table (AArch32 binaries have
+// other numbers). Any other arch is killed.
+const (
+	nativeArch = unix.AUDIT_ARCH_AARCH64
+	compatArch = unix.AUDIT_ARCH_ARM
+)
 
 // x32Bit has no meaning on arm64.
 const x32Bit = 0

@@ -6,7 +6,11 @@ package executor
 // needs seccomp=unconfined, and says so.
 const (
 	nativeArch = 0
+	compatArch = 0
 	x32Bit     = 0
 )
 
-var syscallTable = map[string]uint32{}
+var (
+	syscallTable       = map[string]uint32{}
+	compatSyscallTable = map[string]uint32{}
+)

@@ -32,6 +32,8 @@ func evalBPF(t *testing.T, prog []unix.SockFilter, arch, nr uint32, arg0 uint64)
 			} else {
 				pc += int(in.Jf)
 			}
+		case ja:
+			pc += int(in.K)
 		case ret:
 			return in.K
 		default:
@@ -99,8 +101,31 @@ func TestDefaultSeccompFilter(t *testing.T) {
 			}
 		})
 	}
+	// The compat ABI has its own numbers: the same names are refused.
+	prog, err := buildFilter(nil, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		want uint32
+	}{
+		{"read", allow}, {"mount", eperm}, {"keyctl", eperm}, {"unshare", eperm}, {"execve", allow},
+	} {
+		nr, ok := compatSyscallTable[tc.name]
+		if !ok {
+			continue
+		}
+		if got := evalBPF(t, prog, compatArch, nr, 0); got != tc.want {
+			t.Errorf("compat %s: got %#x, want %#x", tc.name, got, tc.want)
+		}
+	}
+	if nr, ok := compatSyscallTable["clone"]; ok {
+		if got := evalBPF(t, prog, compatArch, nr, unix.CLONE_NEWUSER); got != eperm {
+			t.Errorf("compat clone(CLONE_NEWUSER): got %#x, want %#x", got, eperm)
+		}
+	}
 	if x32Bit != 0 {
-		prog, _ := buildFilter(nil, def)
 		if got := evalBPF(t, prog, nativeArch, x32Bit|nr("read"), 0); got != eperm {
 			t.Errorf("x32 read: got %#x, want %#x", got, eperm)
 		}
