@@ -12,7 +12,9 @@ package executor
 //	    |                                          |  mount --make-rprivate /
 //	    |                                          |  mount overlay, /proc, /dev, /sys, /etc/…
 //	    |<------------- {"created":[…]} on fd 4 ---|  stubs it made in the rootfs
-//	    |                                          |  pivot_root, user, setuid, pdeathsig
+//	    |                                          |  pivot_root, masked paths, user, seccomp*,
+//	    |                                          |  bounding set, setuid, capset, pdeathsig,
+//	    |                                          |  close_range, no_new_privs, seccomp*
 //	    |<------------- {"exec":true} -------------|
 //	    |<------------- {"error":…,"kind":…} ------|  only if something failed, then exit
 //	    |<------------- EOF (fd 4 closed by exec) -|  execve(Args): PID 1 of its namespace
@@ -20,6 +22,9 @@ package executor
 //	    |-- signals (kill) ----------------------->|
 //	    |<-- wait4: exit status -------------------|
 //	    |   remove the stubs from Upper
+//
+// The child is started from a sealed memfd copy of kiln (sealed_linux.go);
+// seccomp* goes in before setuid or just before exec (caps_linux.go).
 //
 // For Copy the child mounts the overlays and copies in-process, then sends
 // {"error":…} or just exits 0.
