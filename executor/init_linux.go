@@ -473,10 +473,11 @@ func setupRootfs(c *runConfig, st *stubs) error {
 	if err != nil {
 		return fmt.Errorf("resolve working directory %s: %w", c.Cwd, err)
 	}
-	if err := os.MkdirAll(cwd, 0o755); err != nil {
+	resolved := "/" + strings.TrimPrefix(strings.TrimPrefix(cwd, root), "/")
+	if err := mkdirAllInRoot(root, resolved); err != nil {
 		return fmt.Errorf("create working directory %s: %w", c.Cwd, err)
 	}
-	c.Cwd = "/" + strings.TrimPrefix(strings.TrimPrefix(cwd, root), "/")
+	c.Cwd = resolved
 	return nil
 }
 

@@ -98,3 +98,19 @@ func (s *stubs) mountOnto(src, target, fstype string, flags uintptr, data string
 func (s *stubs) remountOnto(target string, flags uintptr) error {
 	return s.mountOnto("", target, "", flags|unix.MS_REMOUNT, "")
 }
+
+// mkdirAllInRoot creates the directory p (a path in the container) and its
+// parents inside root, as createInRoot does: the working directory may lie
+// in a cache mount another step is changing.
+func mkdirAllInRoot(root, p string) error {
+	r, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	d, err := pathrs.MkdirAllHandle(r, p, 0o755)
+	if err != nil {
+		return err
+	}
+	return d.Close()
+}
