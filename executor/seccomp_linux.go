@@ -87,6 +87,7 @@ const (
 	jset = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
 	ret  = unix.BPF_RET | unix.BPF_K
 	ja   = unix.BPF_JMP | unix.BPF_JA
+	and  = unix.BPF_ALU | unix.BPF_AND | unix.BPF_K
 )
 
 func retOf(a SeccompAction, errno uint32) (uint32, error) {
@@ -119,11 +120,11 @@ func buildFilter(p *SeccompProfile, caps capMask) ([]unix.SockFilter, error) {
 	if nativeArch == 0 {
 		return nil, fmt.Errorf("seccomp: not implemented on %s", runtime.GOARCH)
 	}
-	native, err := filterBlock(p, caps, syscallTable, x32Bit)
+	native, err := filterBlock(p, caps, abi{syscallTable, nativeArchName, x32Bit})
 	if err != nil {
 		return nil, err
 	}
-	compat, err := filterBlock(p, caps, compatSyscallTable, 0)
+	compat, err := filterBlock(p, caps, abi{compatSyscallTable, compatArchName, 0})
 	if err != nil {
 		return nil, err
 	}
@@ -147,11 +148,12 @@ func buildFilter(p *SeccompProfile, caps capMask) ([]unix.SockFilter, error) {
 
 // filterBlock is the filter for one ABI: it loads the syscall number and
 // ends in the default action.
-func filterBlock(p *SeccompProfile, caps capMask, table map[string]uint32, x32 uint32) ([]unix.SockFilter, error) {
+func filterBlock(p *SeccompProfile, caps capMask, a abi) ([]unix.SockFilter, error) {
+	table := a.table
 	eperm := unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
 	prog := []unix.SockFilter{stmt(ldW, offNr)}
-	if x32 != 0 {
-		prog = append(prog, jump(jset, x32, 0, 1), stmt(ret, eperm))
+	if a.x32 != 0 {
+		prog = append(prog, jump(jset, a.x32, 0, 1), stmt(ret, eperm))
 	}
 	rule := func(nr, action uint32) {
 		prog = append(prog, jump(jeq, nr, 0, 1), stmt(ret, action))
@@ -195,9 +197,22 @@ func filterBlock(p *SeccompProfile, caps capMask, table map[string]uint32, x32 u
 		action := map[uint32]uint32{}
 		var order []uint32
 		for _, r := range p.Rules {
-			a, err := retOf(r.Action, r.Errno)
+			act, err := retOf(r.Action, r.Errno)
 			if err != nil {
 				return nil, err
+			}
+			if !r.appliesTo(caps, a.name) {
+				continue
+			}
+			if len(r.Args) > 0 {
+				// Conditional rules go first, in profile order; when
+				// none matches, the syscall's plain rule or the default.
+				for _, n := range r.Names {
+					if nr, ok := table[n]; ok {
+						prog = append(prog, argRule(nr, r.Args, act)...)
+					}
+				}
+				continue
 			}
 			for _, n := range r.Names {
 				nr, ok := table[n]
@@ -207,7 +222,7 @@ func filterBlock(p *SeccompProfile, caps capMask, table map[string]uint32, x32 u
 				if _, seen := action[nr]; !seen {
 					order = append(order, nr)
 				}
-				action[nr] = a
+				action[nr] = act
 			}
 		}
 		for _, nr := range order {
@@ -217,6 +232,87 @@ func filterBlock(p *SeccompProfile, caps capMask, table map[string]uint32, x32 u
 		}
 	}
 	return append(prog, stmt(ret, defaultRet)), nil
+}
+
+// abi is one syscall ABI the filter covers.
+type abi struct {
+	table map[string]uint32
+	name  string // as profiles name it: amd64, x86, arm64, arm
+	x32   uint32
+}
+
+// appliesTo evaluates a rule's includes and excludes.
+func (r *SeccompRule) appliesTo(caps capMask, arch string) bool {
+	for _, c := range r.IncludeCaps {
+		if i, err := capIndex(c); err != nil || caps&(1<<i) == 0 {
+			return false
+		}
+	}
+	for _, c := range r.ExcludeCaps {
+		if i, err := capIndex(c); err == nil && caps&(1<<i) != 0 {
+			return false
+		}
+	}
+	if len(r.IncludeArches) > 0 && !hasString(r.IncludeArches, arch) || hasString(r.ExcludeArches, arch) {
+		return false
+	}
+	if r.MinKernel != "" {
+		maj, min, err := parseKernelVersion(r.MinKernel)
+		kmaj, kmin, kerr := kernelVersion()
+		if err != nil || kerr != nil || kmaj < maj || kmaj == maj && kmin < min {
+			return false
+		}
+	}
+	return true
+}
+
+func kernelVersion() (int, int, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return 0, 0, err
+	}
+	return parseKernelVersion(unix.ByteSliceToString(u.Release[:]))
+}
+
+// argRule is "if nr and every condition holds, return action". Arguments
+// are 64 bits wide; BPF compares 32, so each condition checks both halves.
+// A failed condition jumps to the end, where the syscall number is loaded
+// again for the rules after.
+func argRule(nr uint32, args []SeccompArg, action uint32) []unix.SockFilter {
+	var body []unix.SockFilter
+	var fails []int // instructions whose false branch goes to the end
+	for _, a := range args {
+		lo, hi := uint32(offArg0+8*a.Index), uint32(offArg0+8*a.Index+4)
+		switch a.Op {
+		case "SCMP_CMP_EQ":
+			body = append(body, stmt(ldW, hi), jump(jeq, uint32(a.Value>>32), 0, 0))
+			fails = append(fails, len(body)-1)
+			body = append(body, stmt(ldW, lo), jump(jeq, uint32(a.Value), 0, 0))
+			fails = append(fails, len(body)-1)
+		case "SCMP_CMP_NE":
+			// Holds if the high halves differ, or else the low ones do.
+			body = append(body, stmt(ldW, hi), jump(jeq, uint32(a.Value>>32), 0, 2),
+				stmt(ldW, lo), jump(jeq, uint32(a.Value), 0xff, 0))
+			fails = append(fails, -(len(body) - 1)) // the true branch fails
+		case "SCMP_CMP_MASKED_EQ":
+			body = append(body, stmt(ldW, hi), stmt(and, uint32(a.Value>>32)), jump(jeq, uint32(a.ValueTwo>>32), 0, 0))
+			fails = append(fails, len(body)-1)
+			body = append(body, stmt(ldW, lo), stmt(and, uint32(a.Value)), jump(jeq, uint32(a.ValueTwo), 0, 0))
+			fails = append(fails, len(body)-1)
+		}
+	}
+	body = append(body, stmt(ret, action))
+	end := len(body) // index of the reload, relative to body
+	for _, f := range fails {
+		if f < 0 {
+			body[-f].Jt = uint8(end - (-f) - 1)
+		} else {
+			body[f].Jf = uint8(end - f - 1)
+		}
+	}
+	out := []unix.SockFilter{jump(jeq, nr, 0, uint8(len(body)))}
+	out = append(out, body...)
+	return append(out, stmt(ldW, offNr))
 }
 
 // installSeccomp loads the filter on the calling thread, the one that will

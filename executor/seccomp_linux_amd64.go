@@ -10,6 +10,12 @@ const (
 	compatArch = unix.AUDIT_ARCH_I386
 )
 
+// The arches' names in seccomp profiles.
+const (
+	nativeArchName = "amd64"
+	compatArchName = "x86"
+)
+
 // x32Bit marks an x32 syscall number on x86_64: refused (EPERM), as x32
 // binaries are all but extinct and their numbers need a third table.
 const x32Bit = 0x40000000

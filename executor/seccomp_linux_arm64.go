@@ -10,5 +10,11 @@ const (
 	compatArch = unix.AUDIT_ARCH_ARM
 )
 
+// The arches' names in seccomp profiles.
+const (
+	nativeArchName = "arm64"
+	compatArchName = "arm"
+)
+
 // x32Bit has no meaning on arm64.
 const x32Bit = 0

@@ -8,6 +8,9 @@ const (
 	nativeArch = 0
 	compatArch = 0
 	x32Bit     = 0
+
+	nativeArchName = ""
+	compatArchName = ""
 )
 
 var (

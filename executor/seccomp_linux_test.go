@@ -16,6 +16,12 @@ func evalBPF(t *testing.T, prog []unix.SockFilter, arch, nr uint32, arg0 uint64)
 	binary.LittleEndian.PutUint32(data[0:], nr)
 	binary.LittleEndian.PutUint32(data[4:], arch)
 	binary.LittleEndian.PutUint64(data[16:], arg0)
+	return runBPF(t, prog, data)
+}
+
+// runBPF interprets the instructions buildFilter emits over data.
+func runBPF(t *testing.T, prog []unix.SockFilter, data []byte) uint32 {
+	t.Helper()
 	var a uint32
 	for pc := 0; pc < len(prog); pc++ {
 		in := prog[pc]
@@ -34,6 +40,8 @@ func evalBPF(t *testing.T, prog []unix.SockFilter, arch, nr uint32, arg0 uint64)
 			}
 		case ja:
 			pc += int(in.K)
+		case and:
+			a &= in.K
 		case ret:
 			return in.K
 		default:
@@ -190,4 +198,96 @@ func TestSealedExe(t *testing.T) {
 	if err == nil {
 		t.Fatal("writing the sealed binary: got no error, want EPERM")
 	}
+}
+
+// TestProfileArgsAndIncludes loads a profile shaped like Docker's default
+// (an allowlist with argument conditions and includes/excludes) and checks
+// the filter's verdicts.
+func TestProfileArgsAndIncludes(t *testing.T) {
+	if nativeArch == 0 {
+		t.Skip("seccomp is not implemented on this architecture")
+	}
+	p, err := ParseSeccompProfile([]byte(`{
+	"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+	"syscalls": [
+		{"names": ["read", "write", "execve"], "action": "SCMP_ACT_ALLOW"},
+		{"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]},
+		{"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
+		{"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}], "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
+		{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_NE"}]},
+		{"names": ["mmap"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 8589934592, "op": "SCMP_CMP_EQ"}]},
+		{"names": ["mount", "clone"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+		{"names": ["getpid"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["x86", "arm"]}},
+		{"names": ["getppid"], "action": "SCMP_ACT_ALLOW", "excludes": {"arches": ["x86", "arm"]}},
+		{"names": ["gettid"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "99.0"}},
+		{"names": ["getuid"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "3.0"}}
+	]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow := uint32(unix.SECCOMP_RET_ALLOW)
+	deny := uint32(unix.SECCOMP_RET_ERRNO | 1)
+	def := capMask(0xa80425fb)
+	type call struct {
+		name string
+		caps capMask
+		arch uint32
+		arg0 uint64
+		arg1 uint64
+		want uint32
+	}
+	n := uint32(nativeArch)
+	for _, c := range []call{
+		{"read", def, n, 0, 0, allow},
+		{"mkdir", def, n, 0, 0, deny},
+		{"personality", def, n, 0, 0, allow},
+		{"personality", def, n, 8, 0, allow},
+		{"personality", def, n, 9, 0, deny},
+		{"personality", def, n, 1<<32 | 8, 0, deny},
+		{"clone", def, n, unix.CLONE_VM | unix.CLONE_THREAD, 0, allow},
+		{"clone", def, n, unix.CLONE_NEWUSER, 0, deny},
+		{"clone", def, n, unix.CLONE_NEWNS, 0, deny},
+		{"clone", def | 1<<capSysAdmin, n, unix.CLONE_NEWUSER, 0, allow},
+		{"socket", def, n, unix.AF_INET, 0, allow},
+		{"socket", def, n, 40, 0, deny},
+		{"socket", def, n, 1<<32 | 40, 0, allow},
+		{"mmap", def, n, 0, 1 << 33, allow},
+		{"mmap", def, n, 0, 0, deny},
+		{"mmap", def, n, 0, 1<<33 | 1, deny},
+		{"mount", def, n, 0, 0, deny},
+		{"mount", def | 1<<capSysAdmin, n, 0, 0, allow},
+		{"getpid", def, n, 0, 0, deny},
+		{"getppid", def, n, 0, 0, allow},
+		{"gettid", def, n, 0, 0, deny},
+		{"getuid", def, n, 0, 0, allow},
+	} {
+		prog, err := buildFilter(p, c.caps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nr := syscallTable[c.name]
+		if got := evalBPFArgs(t, prog, c.arch, nr, c.arg0, c.arg1); got != c.want {
+			t.Errorf("%s(%#x, %#x) with caps %#x: got %#x, want %#x", c.name, c.arg0, c.arg1, uint64(c.caps), got, c.want)
+		}
+	}
+	// On the compat ABI, by its own numbers.
+	prog, _ := buildFilter(p, def)
+	for name, want := range map[string]uint32{"getpid": allow, "getppid": deny, "read": allow, "mkdir": deny} {
+		if nr, ok := compatSyscallTable[name]; ok {
+			if got := evalBPFArgs(t, prog, compatArch, nr, 0, 0); got != want {
+				t.Errorf("compat %s: got %#x, want %#x", name, got, want)
+			}
+		}
+	}
+}
+
+// evalBPFArgs is evalBPF with a second argument.
+func evalBPFArgs(t *testing.T, prog []unix.SockFilter, arch, nr uint32, arg0, arg1 uint64) uint32 {
+	t.Helper()
+	data := make([]byte, 64)
+	binary.LittleEndian.PutUint32(data[0:], nr)
+	binary.LittleEndian.PutUint32(data[4:], arch)
+	binary.LittleEndian.PutUint64(data[16:], arg0)
+	binary.LittleEndian.PutUint64(data[24:], arg1)
+	return runBPF(t, prog, data)
 }

@@ -137,8 +137,10 @@ const (
 )
 
 // SeccompProfile is the subset of Docker's seccomp JSON profile that kiln
-// implements: a default action and rules naming syscalls, without argument
-// conditions.
+// implements: a default action and rules naming syscalls, with argument
+// conditions (==, != and masked ==) and includes/excludes by capability,
+// architecture and kernel version. That is all Docker's own default profile
+// uses, so it loads as is.
 type SeccompProfile struct {
 	DefaultAction SeccompAction
 	DefaultErrno  uint32 // for ActErrno; EPERM when 0
@@ -151,12 +153,32 @@ type SeccompRule struct {
 	Names  []string
 	Action SeccompAction
 	Errno  uint32 // for ActErrno; EPERM when 0
+	// Args must all hold for the rule to apply.
+	Args []SeccompArg
+	// The rule applies only with all of IncludeCaps, on one of
+	// IncludeArches (if any; Docker's names: amd64, x86, arm64, arm) and a
+	// kernel at least MinKernel; never with any of ExcludeCaps or on any of
+	// ExcludeArches.
+	IncludeCaps, ExcludeCaps     []string
+	IncludeArches, ExcludeArches []string
+	MinKernel                    string
 }
 
-// ParseSeccompProfile reads Docker's JSON seccomp profile format. Argument
-// conditions, includes/excludes and unknown actions are refused rather than
-// silently ignored: a profile that means more than kiln enforces is an
-// error.
+// SeccompArg compares syscall argument Index with Value: Op is
+// SCMP_CMP_EQ, SCMP_CMP_NE or SCMP_CMP_MASKED_EQ ((arg & Value) == ValueTwo).
+type SeccompArg struct {
+	Index    uint
+	Value    uint64
+	ValueTwo uint64
+	Op       string
+}
+
+var argOps = []string{"SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_MASKED_EQ"}
+
+// ParseSeccompProfile reads Docker's JSON seccomp profile format. What
+// kiln does not implement (SCMP_ACT_NOTIFY, <, >, excludes.minKernel, …) is
+// refused rather than silently ignored: a profile that means more than kiln
+// enforces is an error.
 func ParseSeccompProfile(data []byte) (*SeccompProfile, error) {
 	var raw struct {
 		DefaultAction   string          `json:"defaultAction"`
@@ -164,14 +186,14 @@ func ParseSeccompProfile(data []byte) (*SeccompProfile, error) {
 		Architectures   []string        `json:"architectures"`
 		ArchMap         json.RawMessage `json:"archMap"`
 		Syscalls        []struct {
-			Name     string            `json:"name"`
-			Names    []string          `json:"names"`
-			Action   string            `json:"action"`
-			ErrnoRet *uint32           `json:"errnoRet"`
-			Args     []json.RawMessage `json:"args"`
-			Includes json.RawMessage   `json:"includes"`
-			Excludes json.RawMessage   `json:"excludes"`
-			Comment  string            `json:"comment"`
+			Name     string       `json:"name"`
+			Names    []string     `json:"names"`
+			Action   string       `json:"action"`
+			ErrnoRet *uint32      `json:"errnoRet"`
+			Args     []SeccompArg `json:"args"`
+			Includes filterJSON   `json:"includes"`
+			Excludes filterJSON   `json:"excludes"`
+			Comment  string       `json:"comment"`
 		} `json:"syscalls"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -194,17 +216,32 @@ func ParseSeccompProfile(data []byte) (*SeccompProfile, error) {
 		if len(names) == 0 {
 			return nil, fmt.Errorf("%w: %s: no names", ErrInvalidSpec, where)
 		}
-		if len(sc.Args) > 0 {
-			return nil, fmt.Errorf("%w: %s: argument conditions (args) are not supported", ErrInvalidSpec, where)
+		for _, a := range sc.Args {
+			if a.Index > 5 {
+				return nil, fmt.Errorf("%w: %s: argument index %d (syscalls have 6 arguments)", ErrInvalidSpec, where, a.Index)
+			}
+			if !hasString(argOps, a.Op) {
+				return nil, fmt.Errorf("%w: %s: argument comparison %q is not supported (kiln has %s)", ErrInvalidSpec, where, a.Op, strings.Join(argOps, ", "))
+			}
 		}
-		if !emptyJSON(sc.Includes) || !emptyJSON(sc.Excludes) {
-			return nil, fmt.Errorf("%w: %s: includes/excludes are not supported", ErrInvalidSpec, where)
+		if err := sc.Includes.check(); err != nil {
+			return nil, fmt.Errorf("%w: %s: includes: %w", ErrInvalidSpec, where, err)
+		}
+		if err := sc.Excludes.check(); err != nil {
+			return nil, fmt.Errorf("%w: %s: excludes: %w", ErrInvalidSpec, where, err)
+		}
+		if sc.Excludes.MinKernel != "" {
+			return nil, fmt.Errorf("%w: %s: excludes: minKernel is not supported", ErrInvalidSpec, where)
 		}
 		a, err := parseAction(sc.Action)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrInvalidSpec, where, err)
 		}
-		r := SeccompRule{Names: names, Action: a}
+		r := SeccompRule{
+			Names: names, Action: a, Args: sc.Args,
+			IncludeCaps: sc.Includes.Caps, IncludeArches: sc.Includes.Arches, MinKernel: sc.Includes.MinKernel,
+			ExcludeCaps: sc.Excludes.Caps, ExcludeArches: sc.Excludes.Arches,
+		}
 		if sc.ErrnoRet != nil {
 			r.Errno = *sc.ErrnoRet
 		}
@@ -213,9 +250,43 @@ func ParseSeccompProfile(data []byte) (*SeccompProfile, error) {
 	return p, nil
 }
 
-func emptyJSON(m json.RawMessage) bool {
-	s := strings.TrimSpace(string(m))
-	return s == "" || s == "null" || s == "{}"
+// filterJSON is a rule's includes or excludes.
+type filterJSON struct {
+	Caps      []string `json:"caps"`
+	Arches    []string `json:"arches"`
+	MinKernel string   `json:"minKernel"`
+}
+
+func (f *filterJSON) check() error {
+	for _, c := range f.Caps {
+		if _, err := capIndex(c); err != nil {
+			return err
+		}
+	}
+	if f.MinKernel != "" {
+		if _, _, err := parseKernelVersion(f.MinKernel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseKernelVersion reads the major.minor of a kernel release ("6.1",
+// "6.1.0-13-amd64").
+func parseKernelVersion(s string) (major, minor int, err error) {
+	if _, err := fmt.Sscanf(s, "%d.%d", &major, &minor); err != nil {
+		return 0, 0, fmt.Errorf("kernel version %q: want major.minor", s)
+	}
+	return major, minor, nil
+}
+
+func hasString(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
 }
 
 var actions = []SeccompAction{ActAllow, ActErrno, ActKill, ActKillP, ActKillT, ActTrap, ActLog}

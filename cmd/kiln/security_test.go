@@ -9,7 +9,7 @@ import (
 func TestSecurityFlags(t *testing.T) {
 	files := map[string]string{
 		"ok.json":   `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}`,
-		"args.json": `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","args":[{"index":0}]}]}`,
+		"args.json": `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"op":"SCMP_CMP_LT"}]}]}`,
 	}
 	read := func(p string) ([]byte, error) {
 		if s, ok := files[p]; ok {
@@ -30,7 +30,7 @@ func TestSecurityFlags(t *testing.T) {
 		{name: "no-new-privileges=maybe", f: securityFlags{opts: []string{"no-new-privileges=maybe"}}, wantErr: "want no-new-privileges"},
 		{name: "seccomp=unconfined", f: securityFlags{opts: []string{"seccomp=unconfined"}}},
 		{name: "seccomp profile", f: securityFlags{opts: []string{"seccomp=ok.json"}}},
-		{name: "seccomp profile with args", f: securityFlags{opts: []string{"seccomp=args.json"}}, wantErr: "args"},
+		{name: "seccomp profile with args", f: securityFlags{opts: []string{"seccomp=args.json"}}, wantErr: "SCMP_CMP_LT"},
 		{name: "seccomp profile missing", f: securityFlags{opts: []string{"seccomp=nope.json"}}, wantErr: "nope.json"},
 		{name: "seccomp empty", f: securityFlags{opts: []string{"seccomp="}}, wantErr: "want seccomp=unconfined"},
 		{name: "apparmor", f: securityFlags{opts: []string{"apparmor=unconfined"}}, wantErr: `unknown option "apparmor"`},

@@ -164,15 +164,22 @@ func TestAttackSeccomp(t *testing.T) {
 	deny := filepath.Join(profiles, "deny-mkdir.json")
 	writeFiles(t, profiles, map[string]string{
 		"deny-mkdir.json": `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`,
-		"args.json":       `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]}]}`,
+		"args.json":       `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_GT"}]}]}`,
+		// Argument conditions: chmod is refused only to mode 0700.
+		"mode.json": `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["chmod"],"action":"SCMP_ACT_ERRNO","args":[{"index":1,"value":448,"op":"SCMP_CMP_EQ"}]},{"names":["fchmodat","fchmodat2"],"action":"SCMP_ACT_ERRNO","args":[{"index":2,"value":448,"op":"SCMP_CMP_EQ"}]}]}`,
 	})
 	_, stderr, code = kiln(t, root, "run", "--rm", "--security-opt", "seccomp="+deny, "busybox", "mkdir", "/x")
 	if code == 0 || !strings.Contains(stderr, "Operation not permitted") {
 		t.Errorf("mkdir under a profile denying it: got exit status %d, stderr %q; want EPERM", code, stderr)
 	}
 	_, stderr, code = kiln(t, root, "run", "--rm", "--security-opt", "seccomp="+filepath.Join(profiles, "args.json"), "busybox", "true")
-	if code != 125 || !strings.Contains(stderr, "args") || !strings.Contains(stderr, "not supported") {
+	if code != 125 || !strings.Contains(stderr, "SCMP_CMP_GT") || !strings.Contains(stderr, "not supported") {
 		t.Errorf("profile with args: got exit status %d, stderr %q; want 125 and a clear error", code, stderr)
+	}
+	stdout, stderr, _ := kiln(t, root, "run", "--rm", "--security-opt", "seccomp="+filepath.Join(profiles, "mode.json"), "busybox", "sh", "-c",
+		"mkdir /a && chmod 755 /a && echo chmod-755; chmod 700 /a && echo chmod-700; true")
+	if !strings.Contains(stdout, "chmod-755") || strings.Contains(stdout, "chmod-700") {
+		t.Errorf("profile refusing chmod to 0700: got %q (stderr %q), want 0755 allowed and 0700 refused", stdout, stderr)
 	}
 	_, stderr, code = kiln(t, root, "run", "--rm", "--security-opt", "apparmor=unconfined", "busybox", "true")
 	if code != 125 || !strings.Contains(stderr, "apparmor") {
