@@ -26,6 +26,8 @@ var defaultDenied = []string{
 	"swapon", "swapoff", "sysfs", "_sysctl", "umount", "umount2", "unshare", "uselib",
 	"userfaultfd", "ustat", "vm86", "vm86old", "fsopen", "fsmount", "fsconfig", "fspick",
 	"move_mount", "open_tree", "syslog", "fanotify_init", "lsm_set_self_attr",
+	// Also outside Docker's allowlist without the matching capability.
+	"sethostname", "setdomainname", "vhangup", "pidfd_getfd", "process_madvise", "chroot",
 }
 
 // deniedUnless lets a denied syscall through when the container has the
@@ -33,11 +35,14 @@ var defaultDenied = []string{
 var deniedUnless = map[string][]string{
 	"SYS_ADMIN": {"bpf", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick", "lookup_dcookie",
 		"mount", "mount_setattr", "move_mount", "name_to_handle_at", "open_tree", "perf_event_open",
-		"quotactl", "quotactl_fd", "setns", "syslog", "umount", "umount2", "unshare", "clone"},
+		"quotactl", "quotactl_fd", "setns", "syslog", "umount", "umount2", "unshare", "clone",
+		"sethostname", "setdomainname"},
+	"SYS_CHROOT":      {"chroot"},
+	"SYS_TTY_CONFIG":  {"vhangup"},
 	"SYS_BOOT":        {"reboot"},
 	"SYS_MODULE":      {"delete_module", "init_module", "finit_module"},
 	"SYS_PACCT":       {"acct"},
-	"SYS_PTRACE":      {"kcmp", "process_vm_readv", "process_vm_writev", "ptrace"},
+	"SYS_PTRACE":      {"kcmp", "process_vm_readv", "process_vm_writev", "ptrace", "pidfd_getfd", "process_madvise"},
 	"SYS_RAWIO":       {"iopl", "ioperm"},
 	"SYS_TIME":        {"settimeofday", "stime", "clock_settime", "clock_adjtime"},
 	"SYS_NICE":        {"get_mempolicy", "mbind", "set_mempolicy", "move_pages"},

@@ -98,6 +98,9 @@ func TestDefaultSeccompFilter(t *testing.T) {
 		{"sys_admin allows clone newuser", def | 1<<capSysAdmin, nativeArch, nr("clone"), unix.CLONE_NEWUSER, allow},
 		{"sys_ptrace allows ptrace", def | 1<<19, nativeArch, nr("ptrace"), 0, allow},
 		{"sys_ptrace keeps keyctl out", def | 1<<19, nativeArch, nr("keyctl"), 0, eperm},
+		{"sethostname", def, nativeArch, nr("sethostname"), 0, eperm},
+		{"chroot with SYS_CHROOT (default)", def, nativeArch, nr("chroot"), 0, allow},
+		{"chroot without SYS_CHROOT", def &^ (1 << 18), nativeArch, nr("chroot"), 0, eperm},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prog, err := buildFilter(nil, tc.caps)
