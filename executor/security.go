@@ -216,6 +216,9 @@ func ParseSeccompProfile(data []byte) (*SeccompProfile, error) {
 		if len(names) == 0 {
 			return nil, fmt.Errorf("%w: %s: no names", ErrInvalidSpec, where)
 		}
+		if len(sc.Args) > 6 {
+			return nil, fmt.Errorf("%w: %s: %d argument conditions (at most 6)", ErrInvalidSpec, where, len(sc.Args))
+		}
 		for _, a := range sc.Args {
 			if a.Index > 5 {
 				return nil, fmt.Errorf("%w: %s: argument index %d (syscalls have 6 arguments)", ErrInvalidSpec, where, a.Index)
