@@ -11,8 +11,8 @@ func FuzzSeccompProfile(f *testing.F) {
 		`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":8,"op":"SCMP_CMP_EQ"}]}]}`,
 		`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":2114060288,"op":"SCMP_CMP_MASKED_EQ"},{"index":5,"value":1,"op":"SCMP_CMP_NE"}],"excludes":{"caps":["CAP_SYS_ADMIN"]}}]}`,
 		`{"defaultAction":"SCMP_ACT_KILL_PROCESS","syscalls":[{"name":"read","action":"SCMP_ACT_LOG","includes":{"arches":["x86"],"minKernel":"4.8"}}]}`,
-		`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","args":[`+
-			`{"index":0,"op":"SCMP_CMP_MASKED_EQ"},{"index":1,"op":"SCMP_CMP_MASKED_EQ"},{"index":2,"op":"SCMP_CMP_MASKED_EQ"},`+
+		`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","args":[` +
+			`{"index":0,"op":"SCMP_CMP_MASKED_EQ"},{"index":1,"op":"SCMP_CMP_MASKED_EQ"},{"index":2,"op":"SCMP_CMP_MASKED_EQ"},` +
 			`{"index":3,"op":"SCMP_CMP_MASKED_EQ"},{"index":4,"op":"SCMP_CMP_MASKED_EQ"},{"index":5,"op":"SCMP_CMP_MASKED_EQ"}]}]}`,
 		`{}`, `[]`, `{"defaultAction":"SCMP_ACT_TRAP","syscalls":[{"names":[],"action":""}]}`,
 	} {
