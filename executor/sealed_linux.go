@@ -64,5 +64,12 @@ func sealExe() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal kiln binary: reopen: %w", err)
 	}
-	return ro, nil
+	defer ro.Close()
+	// The forked child dup2s its ExtraFiles onto fds 3, 4, …: keep the
+	// binary's fd far above them, or it would be replaced before execve.
+	high, err := unix.FcntlInt(ro.Fd(), unix.F_DUPFD_CLOEXEC, 100)
+	if err != nil {
+		return nil, fmt.Errorf("seal kiln binary: dup: %w", err)
+	}
+	return os.NewFile(uintptr(high), "kiln (sealed)"), nil
 }
