@@ -49,6 +49,27 @@ const maxSymlinkHops = 40
 // A src that leaves the context wraps ErrOutsideContext; one that selects
 // nothing wraps ErrNotFound: `"app/" not found in build context`.
 func (s *Store) ChecksumContext(ctx context.Context, dir string, srcs []string, excludes []string) (digest.Digest, error) {
+	return s.checksumContext(ctx, dir, srcs, excludes, nil, false)
+}
+
+// ChecksumContextFiles is ChecksumContext that also returns what it selected:
+// each entry's path (relative to the context root, "/"-separated) mapped to
+// the line it contributed to the digest (type, mode, content digest or link
+// target). `kiln build --explain` diffs two of these to name changed files.
+//
+// With ignoreMode, permission bits are left out of the digest: for a
+// `COPY --chmod`, which gives every entry the same mode, so that a laptop's
+// umask and a CI machine's give the same key.
+func (s *Store) ChecksumContextFiles(ctx context.Context, dir string, srcs []string, excludes []string, ignoreMode bool) (digest.Digest, map[string]string, error) {
+	files := map[string]string{}
+	d, err := s.checksumContext(ctx, dir, srcs, excludes, files, ignoreMode)
+	if err != nil {
+		return "", nil, err
+	}
+	return d, files, nil
+}
+
+func (s *Store) checksumContext(ctx context.Context, dir string, srcs []string, excludes []string, files map[string]string, ignoreMode bool) (digest.Digest, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return "", fmt.Errorf("build context: %w", err)
@@ -85,14 +106,20 @@ func (s *Store) ChecksumContext(ctx context.Context, dir string, srcs []string, 
 	for _, sel := range sels {
 		fmt.Fprintf(h, "src %q\n", sel.src)
 		for _, e := range sel.entries {
-			fmt.Fprintf(h, "%q %c %04o", e.path, typeChar(e.mode), modeBits(e.mode))
+			line := fmt.Sprintf("%c %04o", typeChar(e.mode), modeBits(e.mode))
+			if ignoreMode {
+				line = fmt.Sprintf("%c -", typeChar(e.mode))
+			}
 			switch {
 			case e.file != nil:
-				fmt.Fprintf(h, " %s", e.file.digest)
+				line += " " + e.file.digest.String()
 			case e.mode&fs.ModeSymlink != 0:
-				fmt.Fprintf(h, " %q", e.target)
+				line += fmt.Sprintf(" %q", e.target)
 			}
-			io.WriteString(h, "\n")
+			fmt.Fprintf(h, "%q %s\n", e.path, line)
+			if files != nil {
+				files[e.path] = line
+			}
 		}
 	}
 	if err := sc.save(s); err != nil {

@@ -14,9 +14,14 @@
 //	cache/<key>.json     cache records
 //	contexts/<hash>.json stat caches of build contexts
 //	mounts/              RUN --mount=type=cache directories
+//	history/<id>.json    per (context, Dockerfile, target): the last build's
+//	                     step keys and inputs, for `kiln build --explain`
+//	history/files/       COPY selections by checksum, to name changed files
+//	locks/<key>.lock     held while a step runs, so concurrent builds run it once
+//	config.toml          settings (gc-keep-storage = "10GB"); see Config
 //	containers/          containers of `kiln run`
 //	tmp/<session>/       one per open Store; everything is written here first
-//	lock                 shared by every open Store, exclusive for GC
+//	lock                 shared by every open Store, exclusive for GC (Prune)
 //	index.lock           serialises read-modify-write of oci/index.json
 //
 // Every write is atomic: it is made under the Store's session directory,

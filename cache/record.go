@@ -42,6 +42,7 @@ func (s *Store) CacheRecord(key digest.Digest) (Record, bool, error) {
 			return Record{}, false, err
 		}
 	}
+	touch(p) // its last use, for garbage collection
 	return r, true, nil
 }
 

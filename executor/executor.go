@@ -41,6 +41,14 @@ type Spec struct {
 	// Mounts are RUN --mount's (see mount.go); nothing of them lands in
 	// Rootfs.Upper.
 	Mounts []Mount
+	// Started, if set, is called with the host pid of the container's
+	// process (PID 1 of its namespace) once it exists and before it runs
+	// anything of the container's: a supervisor records it and moves it
+	// into a cgroup there. An error kills the container and is returned.
+	Started func(pid int) error
+	// Execed, if set, is called once the container's command has been
+	// found and is being executed: errors after it are the command's own.
+	Execed func()
 	// Security limits what the process may do; the zero value is Docker's
 	// default confinement.
 	Security Security

@@ -52,6 +52,7 @@ const (
 type initConfig struct {
 	Run  *runConfig  `json:",omitempty"`
 	Copy *copyConfig `json:",omitempty"`
+	Exec *execConfig `json:",omitempty"`
 }
 
 type runConfig struct {
@@ -135,6 +136,11 @@ func initMain(enc *json.Encoder) error {
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("read init config: %w", err)
+	}
+	if cfg.Exec != nil {
+		// In the host's mount namespace until it joins the container's:
+		// nothing to make private, nothing to mount.
+		return initExec(cfg.Exec, enc)
 	}
 	// Nothing mounted below may ever propagate to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -283,15 +289,7 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 			return err
 		}
 	}
-	users, err := readDB("/etc/passwd", parsePasswd)
-	if err != nil {
-		return fmt.Errorf("read /etc/passwd: %w", err)
-	}
-	groups, err := readDB("/etc/group", parseGroup)
-	if err != nil {
-		return fmt.Errorf("read /etc/group: %w", err)
-	}
-	u, err := resolveUser(c.User, users, groups)
+	u, err := lookupUser(c.User)
 	if err != nil {
 		return err
 	}

@@ -73,17 +73,16 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	}
 	// The init joins the devices cgroup before it reads its config, so
 	// before anything of the container runs.
-	var joinErr error
-	started := func() {
-		if joinErr = devices.add(cmd.Process.Pid); joinErr != nil {
-			_ = cmd.Process.Kill()
+	started := ios.startedThen(func(pid int) error {
+		if err := devices.add(pid); err != nil {
+			return err
 		}
-		ios.started()
-	}
-	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, started)
-	if joinErr != nil {
-		err = joinErr
-	}
+		if s.Started != nil {
+			return s.Started(pid)
+		}
+		return nil
+	})
+	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, started, s.Execed)
 	removeStubs(s.Rootfs.Upper, res.created)
 	ios.wait()
 	if err != nil {
@@ -123,7 +122,7 @@ func (r *Runner) Copy(ctx context.Context, c CopySpec) error {
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	res, err := runInit(ctx, cmd, initConfig{Copy: cfg}, nil, nil)
+	res, err := runInit(ctx, cmd, initConfig{Copy: cfg}, nil, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -183,7 +182,7 @@ type initResult struct {
 // runInit starts the init child, sends it cfg, collects its reports,
 // forwards signals and waits. An error the child reported is returned as
 // is; ctx's cancellation kills it.
-func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan os.Signal, started func()) (initResult, error) {
+func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan os.Signal, started func(pid int) error, execed func()) (initResult, error) {
 	var res initResult
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
@@ -205,7 +204,14 @@ func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan 
 		return res, fmt.Errorf("start init: %w", err)
 	}
 	if started != nil {
-		started()
+		// The child blocks reading its config until the goroutine below
+		// sends it: nothing of the container has run yet.
+		if err := started(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			<-waited
+			cfgW.Close()
+			return res, err
+		}
 	}
 	go func() {
 		// The child may die before reading; it is waited for below.
@@ -223,6 +229,9 @@ func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan 
 				return
 			}
 			res.created = append(res.created, m.Created...)
+			if m.Exec && !res.execed && execed != nil {
+				execed()
+			}
 			res.execed = res.execed || m.Exec
 			if m.Error != "" && childErr == nil {
 				childErr = childError(m.Error, m.Kind)

@@ -34,7 +34,11 @@ const (
 // without Created takes its layer's Created, or for a metadata-only entry
 // the time of the entry before it; img.Created, if nil, is the latest
 // history time (or, without history times, the latest layer's Created).
-func WriteImage(ctx context.Context, bs BlobStore, img ocispec.Image, layers []cache.Layer) (ocispec.Descriptor, error) {
+func WriteImage(ctx context.Context, bs BlobStore, img ocispec.Image, layers []cache.Layer, opts ...ImageOption) (ocispec.Descriptor, error) {
+	var o imageOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := ctx.Err(); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("write image: %w", err)
 	}
@@ -98,7 +102,11 @@ func WriteImage(ctx context.Context, bs BlobStore, img ocispec.Image, layers []c
 	}
 	img.RootFS = ocispec.RootFS{Type: "layers", DiffIDs: diffIDs}
 
-	config, err := putJSON(bs, ocispec.MediaTypeImageConfig, img)
+	cfg, err := configJSON(img, o.extra)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("write image: config: %w", err)
+	}
+	config, err := putJSON(bs, ocispec.MediaTypeImageConfig, cfg)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("write image: config: %w", err)
 	}

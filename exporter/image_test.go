@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -225,5 +226,46 @@ func TestReadImageRejects(t *testing.T) {
 				t.Errorf("got error %v, want %v", err, ErrInvalidImage)
 			}
 		})
+	}
+}
+
+func TestWriteImageConfigFields(t *testing.T) {
+	bs := newMemStore()
+	img := ocispec.Image{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"}}
+	img.Config.Cmd = []string{"sh"}
+	plain, err := WriteImage(context.Background(), bs, img, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := WriteImage(context.Background(), bs, img, nil, WithConfigFields(map[string]any{"Shell": nil}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same.Digest != plain.Digest {
+		t.Errorf("nil extra field: got digest %s, want the plain image's %s", same.Digest, plain.Digest)
+	}
+	desc, err := WriteImage(context.Background(), bs, img, nil, WithConfigFields(map[string]any{"Shell": []string{"/bin/bash", "-c"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, got, err := ReadImage(context.Background(), bs, desc.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Config.Cmd) != 1 || got.Config.Cmd[0] != "sh" {
+		t.Errorf("got Cmd %v, want [sh]", got.Config.Cmd)
+	}
+	raw, err := bs.ReadBlob(m.Config.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Config struct{ Shell []string }
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Config.Shell) != 2 || doc.Config.Shell[0] != "/bin/bash" {
+		t.Errorf("got Shell %v in the stored config, want [/bin/bash -c]", doc.Config.Shell)
 	}
 }

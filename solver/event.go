@@ -32,6 +32,10 @@ type Event struct {
 	Stream int    // Log: 1 for stdout, 2 for stderr
 	Data   []byte // Log: the bytes written
 	Err    error  // Failed: why
+	// Reason is, for Started, why the step was not cached: "src/app.go
+	// changed", "VERSION changed to \"2\" (was \"1\")", "--no-cache", "no
+	// earlier build of this step". Empty when not explaining.
+	Reason string
 }
 
 // Sink receives events.

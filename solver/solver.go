@@ -51,6 +51,9 @@ type Options struct {
 	// Secrets are RUN --mount=type=secret contents by id. They reach the
 	// executor only: never a layer, a cache key or an event.
 	Secrets map[string][]byte
+	// Explain, when set, records each step's key inputs and says in the
+	// Started event's Reason why a step was not cached.
+	Explain *Explainer
 }
 
 // Solver runs DAGs against a store and an executor.
@@ -160,6 +163,7 @@ func (st *state) run(ctx context.Context, v *llb.Vertex) (result, error) {
 
 	switch op := v.Op.(type) {
 	case *llb.LocalOp:
+		st.observe(v, keyInput{Kind: op.Kind()}, v.Digest(), nil)
 		return result{key: v.Digest(), local: op}, nil
 	case *llb.SourceOp:
 		return st.source(ctx, v, op)
@@ -176,14 +180,20 @@ func (st *state) emit(v *llb.Vertex, kind EventKind, err error) {
 	st.opt.Sink(Event{Vertex: v.Digest(), Name: v.Meta.Name, Kind: kind, Time: time.Now(), Err: err})
 }
 
+func (st *state) emitStarted(v *llb.Vertex, reason string) {
+	st.opt.Sink(Event{Vertex: v.Digest(), Name: v.Meta.Name, Kind: Started, Time: time.Now(), Reason: reason})
+}
+
 func (st *state) source(ctx context.Context, v *llb.Vertex, op *llb.SourceOp) (result, error) {
 	layers, _, err := Unpack(ctx, st.store, op.Digest)
 	if err != nil {
 		st.emit(v, Failed, err)
 		return result{}, &VertexError{Meta: v.Meta, Err: err}
 	}
+	key := digest.FromString("source " + op.Digest.String())
+	st.observe(v, keyInput{Kind: op.Kind()}, key, nil)
 	st.emit(v, Cached, nil)
-	return result{key: digest.FromString("source " + op.Digest.String()), layers: layers}, nil
+	return result{key: key, layers: layers}, nil
 }
 
 // keyInput is the canonical form a cache key is the digest of. It covers
@@ -205,7 +215,7 @@ func (st *state) cacheKey(ctx context.Context, v *llb.Vertex, inputs []result) (
 		k.Inputs[i] = in.key
 	}
 	if cp, ok := v.Op.(*llb.CopyOp); ok && len(inputs) > 1 && inputs[1].local != nil {
-		sum, err := st.store.ChecksumContext(ctx, st.opt.ContextDir, cp.Src, inputs[1].local.Excludes)
+		sum, err := st.checksum(ctx, cp, inputs[1].local.Excludes)
 		if err != nil {
 			return "", err
 		}
@@ -221,7 +231,9 @@ func (st *state) cacheKey(ctx context.Context, v *llb.Vertex, inputs []result) (
 	if err != nil {
 		return "", fmt.Errorf("encode cache key: %w", err)
 	}
-	return digest.FromBytes(b), nil
+	key := digest.FromBytes(b)
+	st.observe(v, k, key, b)
+	return key, nil
 }
 
 // step runs an Exec or Copy vertex, or takes its result from the cache.
@@ -236,19 +248,18 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 	}
 	base := inputs[0].layers
 	if !st.opt.NoCache {
-		rec, ok, err := st.store.CacheRecord(key)
+		r, ok, unlock, err := st.lookup(ctx, key)
 		if err != nil {
 			return fail(err, nil)
 		}
 		if ok {
-			if layers, err := st.loadLayers(rec.Layers); err == nil {
-				st.emit(v, Cached, nil)
-				return result{key: key, layers: stack(v.Op, base, layers)}, nil
-			}
+			st.emit(v, Cached, nil)
+			return result{key: key, layers: stack(v.Op, base, r.layers)}, nil
 		}
+		defer unlock()
 	}
 
-	st.emit(v, Started, nil)
+	st.emitStarted(v, st.why(v, key))
 	dir, err := st.store.TempDir("step")
 	if err != nil {
 		return fail(err, nil)

@@ -36,6 +36,7 @@ type buildFlags struct {
 	iidfile   string
 	printLLB  bool
 	secrets   []string
+	cache     cacheFlags
 }
 
 func newBuildCommand(g *globals) *cobra.Command {
@@ -60,6 +61,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
 	fl.BoolVar(&f.printLLB, "print-llb", false, "print the build graph and exit")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR); repeatable")
+	addCacheFlags(fl, &f.cache)
 	return c
 }
 
@@ -146,6 +148,11 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	prog := newProgress(f.progress, os.Stderr)
+	prog.explain = f.cache.explain
+	cb, err := startCacheBuild(ctx, store, &f.cache, contextDir, f.file, f.target)
+	if err != nil {
+		return err
+	}
 	for _, w := range res.Warnings {
 		prog.warn(w)
 	}
@@ -154,9 +161,13 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		NoCache:    f.noCache,
 		Sink:       prog.event,
 		Secrets:    secrets,
+		Explain:    cb.explainer,
 	})
 	prog.close()
 	if err != nil {
+		return err
+	}
+	if err := cb.finish(ctx, prog, layers); err != nil {
 		return err
 	}
 	desc, err := exporter.WriteImage(ctx, store, res.Image, layers)

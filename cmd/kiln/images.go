@@ -104,10 +104,13 @@ func humanSize(n int64) string {
 
 func newInspectCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "inspect IMAGE",
-		Short: "Print an image's OCI config as JSON",
-		Args:  exactArgs(1, "IMAGE"),
+		Use:   "inspect CONTAINER|IMAGE",
+		Short: "Print a container's state and config, or an image's OCI config, as JSON",
+		Args:  exactArgs(1, "CONTAINER|IMAGE"),
 		RunE: func(c *cobra.Command, args []string) error {
+			if found, err := inspectContainer(g, args[0]); found {
+				return err
+			}
 			store, desc, err := g.openImage(args[0])
 			if err != nil {
 				return err

@@ -76,6 +76,21 @@ func newRootCommand() *cobra.Command {
 		newInspectCommand(g),
 		newRmiCommand(g),
 		newTagCommand(g),
+		newCreateCommand(g),
+		newStartCommand(g),
+		newStopCommand(g),
+		newKillCommand(g),
+		newRestartCommand(g),
+		newRmCommand(g),
+		newPsCommand(g),
+		newLogsCommand(g),
+		newExecCommand(g),
+		newWaitCommand(g),
+		newPauseCommand(g, true),
+		newPauseCommand(g, false),
+		newSuperviseCommand(g),
+		newPruneCommand(g),
+		newSystemCommand(g),
 	)
 	return root
 }

@@ -18,9 +18,12 @@ import (
 // progress renders the solver's events: live on a terminal, as BuildKit's
 // plain lines for CI logs, or not at all.
 type progress struct {
-	mode  string // tty, plain or quiet
-	out   io.Writer
-	start time.Time
+	mode string // tty, plain or quiet
+	out  io.Writer
+	// explain also shows "no earlier build" reasons inline, and a summary
+	// of every rebuilt step at the end (--explain).
+	explain bool
+	start   time.Time
 
 	mu    sync.Mutex
 	steps []*stepState
@@ -39,6 +42,7 @@ type stepState struct {
 	failed  bool
 	err     error
 	partial []byte // plain mode: an unfinished output line
+	reason  string // why it was not cached
 }
 
 func newProgress(mode string, out *os.File) *progress {
@@ -85,6 +89,10 @@ func (p *progress) event(e solver.Event) {
 	switch e.Kind {
 	case solver.Started:
 		s.started = e.Time
+		s.reason = e.Reason
+		if p.mode == "plain" && e.Reason != "" && (p.explain || e.Reason != solver.ReasonNoHistory) {
+			fmt.Fprintf(p.out, "#%d REBUILT: %s\n", s.n, e.Reason)
+		}
 	case solver.Cached:
 		s.cached, s.ended = true, e.Time
 		if p.mode == "plain" {
@@ -223,4 +231,25 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
+}
+
+// explainSummary lists, after the build, every step that ran and why
+// (--explain); in tty mode the live view has no room for it.
+func (p *progress) explainSummary(w io.Writer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, s := range p.steps {
+		if s.started.IsZero() {
+			continue
+		}
+		if n == 0 {
+			fmt.Fprintln(w, "explain: steps not taken from the cache:")
+		}
+		n++
+		fmt.Fprintf(w, "  #%d %s: %s\n", s.n, s.name, s.reason)
+	}
+	if n == 0 {
+		fmt.Fprintln(w, "explain: every step was taken from the cache")
+	}
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/kiln-build/kiln/container"
 	"github.com/kiln-build/kiln/executor"
 	"github.com/kiln-build/kiln/solver"
 )
@@ -36,6 +35,9 @@ type runFlags struct {
 	interactive bool
 	tty         bool
 	hostname    string
+	detach      bool
+	name        string
+	restart     string
 	security    securityFlags
 
 	entrypointSet bool // --entrypoint was given, even as ""
@@ -54,7 +56,14 @@ func newRunCommand(g *globals) *cobra.Command {
 	}
 	fl := c.Flags()
 	fl.SetInterspersed(false)
-	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits (kiln does not keep containers yet, so this is always so)")
+	addContainerFlags(fl, &f)
+	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
+	fl.BoolVarP(&f.detach, "detach", "d", false, "run the container in the background and print its ID")
+	return c
+}
+
+// addContainerFlags adds the flags run and create share.
+func addContainerFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable (K=V, or K to take it from the environment); repeatable")
 	fl.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
 	fl.StringVarP(&f.user, "user", "u", "", "user (name|uid[:group|gid])")
@@ -63,35 +72,87 @@ func newRunCommand(g *globals) *cobra.Command {
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open")
 	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
 	fl.StringVar(&f.hostname, "hostname", "", "container host name (default: the container ID)")
+	fl.StringVar(&f.name, "name", "", "name the container (default: a random one)")
+	fl.StringVar(&f.restart, "restart", "no", "restart policy while its supervisor lives: no, on-failure[:N] or always")
 	f.security.register(fl)
-	return c
 }
 
 func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []string) error {
-	if f.tty && f.interactive && !isTerminal(os.Stdin) {
+	if f.tty && f.interactive && !f.detach && !isTerminal(os.Stdin) {
 		// As Docker: a terminal needs one to read from; piped input would
 		// never reach the container as an end of file.
 		return &runtimeError{errors.New("-i -t: the input device is not a TTY")}
 	}
-	network, err := networkMode(f.network, false)
+	cs, c, err := createContainer(ctx, g, f, ref, args)
 	if err != nil {
 		return &runtimeError{err}
 	}
+	if f.detach {
+		if err := startDetached(g, c); err != nil {
+			return err
+		}
+		fmt.Println(c.Config.ID)
+		return nil
+	}
+	return attach(ctx, cs, c)
+}
+
+// attach runs c in the foreground, this process its supervisor, and exits
+// with its status.
+func attach(ctx context.Context, cs *container.Store, c *container.Container) error {
+	signals := make(chan os.Signal, 16)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(signals)
+	sio := superviseIO{stdout: os.Stdout, stderr: os.Stderr, signals: signals}
+	if c.Config.Interactive {
+		sio.stdin = os.Stdin
+	}
+	code, err := supervise(ctx, cs, c, sio)
+	switch {
+	case errors.Is(err, executor.ErrExecNotFound):
+		fmt.Fprintln(os.Stderr, "error:", err)
+		return &exitError{code: exitNotFound}
+	case err != nil:
+		return &runtimeError{err}
+	case code != 0:
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// createContainer records a new container for ref with f's options.
+func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, args []string) (*container.Store, *container.Container, error) {
+	network, err := networkMode(f.network, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.name != "" {
+		if err := container.ValidateName(f.name); err != nil {
+			return nil, nil, fmt.Errorf("--name: %w", err)
+		}
+	}
+	restart, err := container.ParseRestartPolicy(f.restart)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--restart: %w", err)
+	}
+	if f.rm && restart.Name != "no" {
+		return nil, nil, errors.New("--restart and --rm: a container removed at exit cannot be restarted")
+	}
 	sec, err := f.security.security(os.ReadFile)
 	if err != nil {
-		return &runtimeError{err}
+		return nil, nil, err
 	}
 	if sec.Privileged {
 		warnPrivileged()
 	}
 	store, desc, err := g.openImage(ref)
 	if err != nil {
-		return &runtimeError{err}
+		return nil, nil, err
 	}
 	defer store.Close()
 	layers, img, err := solver.Unpack(ctx, store, desc.Digest)
 	if err != nil {
-		return &runtimeError{err}
+		return nil, nil, err
 	}
 	cfg := img.Config
 
@@ -108,10 +169,69 @@ func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []str
 	}
 	argv := append(append([]string(nil), entrypoint...), cmd...)
 	if len(argv) == 0 {
-		return &runtimeError{fmt.Errorf("%s: no command specified (the image has no CMD or ENTRYPOINT)", ref)}
+		return nil, nil, fmt.Errorf("%s: no command specified (the image has no CMD or ENTRYPOINT)", ref)
 	}
-	env := append([]string(nil), cfg.Env...)
-	for _, e := range f.env {
+	env := mergeEnv(cfg.Env, f.env)
+	cwd := cfg.WorkingDir
+	if f.workdir != "" {
+		cwd = f.workdir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	if !filepath.IsAbs(cwd) {
+		return nil, nil, fmt.Errorf("-w %s: the working directory must be absolute", cwd)
+	}
+	user := cfg.User
+	if f.user != "" {
+		user = f.user
+	}
+	id := container.NewID()
+	hostname := f.hostname
+	if hostname == "" {
+		hostname = id[:12]
+	}
+	var lower []string
+	for _, l := range layers {
+		if !l.Empty {
+			lower = append(lower, store.LayerDir(l.ChainID))
+		}
+	}
+	iid, err := imageID(ctx, store, desc.Digest)
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := g.containers()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := cs.Create(container.Config{
+		ID: id, Name: f.name, Image: ref, ImageID: iid.String(),
+		Args: argv, Env: env, Cwd: cwd, User: user, Hostname: hostname, Network: network,
+		Tty: f.tty, Interactive: f.interactive, StopSignal: cfg.StopSignal,
+		Restart: restart, AutoRemove: f.rm, Lower: lower, Security: sec,
+	})
+	if err != nil {
+		if errors.Is(err, container.ErrNameInUse) || errors.Is(err, container.ErrInvalidName) {
+			return nil, nil, fmt.Errorf("--name: %w", err)
+		}
+		return nil, nil, err
+	}
+	return cs, c, nil
+}
+
+// runtimeError is a failure of kiln rather than of the container: Docker
+// exits 125 for those.
+type runtimeError struct{ err error }
+
+func (e *runtimeError) Error() string { return e.err.Error() }
+func (e *runtimeError) Unwrap() error { return e.err }
+
+// mergeEnv is base with -e flags applied: K=V sets, K alone takes K from
+// kiln's own environment (and is skipped where unset), as Docker does.
+func mergeEnv(base, flags []string) []string {
+	env := append([]string(nil), base...)
+	for _, e := range flags {
 		k, _, ok := strings.Cut(e, "=")
 		if !ok {
 			v, set := os.LookupEnv(k)
@@ -122,84 +242,8 @@ func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []str
 		}
 		env = setEnv(env, k, e)
 	}
-	cwd := cfg.WorkingDir
-	if f.workdir != "" {
-		cwd = f.workdir
-	}
-	if cwd == "" {
-		cwd = "/"
-	}
-	if !filepath.IsAbs(cwd) {
-		return &runtimeError{fmt.Errorf("-w %s: the working directory must be absolute", cwd)}
-	}
-	user := cfg.User
-	if f.user != "" {
-		user = f.user
-	}
-	id := newID()
-	hostname := f.hostname
-	if hostname == "" {
-		hostname = id[:12]
-	}
-
-	dir, err := store.TempDir("container-" + id[:12])
-	if err != nil {
-		return &runtimeError{err}
-	}
-	defer os.RemoveAll(dir)
-	rootfs := executor.Rootfs{Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work")}
-	for _, l := range layers {
-		if !l.Empty {
-			rootfs.Lower = append(rootfs.Lower, store.LayerDir(l.ChainID))
-		}
-	}
-	for _, d := range []string{rootfs.Upper, rootfs.Work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return &runtimeError{err}
-		}
-	}
-
-	signals := make(chan os.Signal, 16)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
-	defer signal.Stop(signals)
-	spec := executor.Spec{
-		Rootfs:   rootfs,
-		Args:     argv,
-		Env:      env,
-		Cwd:      cwd,
-		User:     user,
-		Hostname: hostname,
-		Network:  network,
-		Stdout:   os.Stdout,
-		Stderr:   os.Stderr,
-		Tty:      f.tty,
-		Signals:  signals,
-		Security: sec,
-	}
-	if f.interactive {
-		spec.Stdin = os.Stdin
-	}
-	err = executor.New(executor.WithTempDir(store.TempDir)).Run(ctx, spec)
-	var ee *executor.ExitError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &ee):
-		return &exitError{code: ee.Code}
-	case errors.Is(err, executor.ErrExecNotFound):
-		fmt.Fprintln(os.Stderr, "error:", err)
-		return &exitError{code: exitNotFound}
-	default:
-		return &runtimeError{err}
-	}
+	return env
 }
-
-// runtimeError is a failure of kiln rather than of the container: Docker
-// exits 125 for those.
-type runtimeError struct{ err error }
-
-func (e *runtimeError) Error() string { return e.err.Error() }
-func (e *runtimeError) Unwrap() error { return e.err }
 
 func setEnv(env []string, key, kv string) []string {
 	for i, e := range env {
@@ -209,10 +253,4 @@ func setEnv(env []string, key, kv string) []string {
 		}
 	}
 	return append(env, kv)
-}
-
-func newID() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,10 +36,15 @@ type Options struct {
 
 // Result is the target stage, converted.
 type Result struct {
-	Root     *llb.Vertex   // the target stage's filesystem; nil when it is empty (FROM scratch with no RUN/COPY)
-	Image    ocispec.Image // the target stage's image config, with history
-	Stage    string        // the target stage's name (or its index as a string)
-	Warnings []string      // e.g. unconsumed build args
+	Root *llb.Vertex // the target stage's filesystem; nil when it is empty (FROM scratch with no RUN/COPY)
+	// Config is the target stage's image config as Docker writes it, with
+	// history, HEALTHCHECK, ONBUILD and SHELL: what the exporter should
+	// write.
+	Config Image
+	// Image is Config without the fields image-spec lacks (Config.OCI()).
+	Image    ocispec.Image
+	Stage    string   // the target stage's name (or its index as a string)
+	Warnings []string // e.g. unconsumed build args
 }
 
 // instruction is one parsed line, copied out of the parser's node so that
@@ -50,7 +56,20 @@ type instruction struct {
 	flags    []string // e.g. "--from=build"
 	args     []string // the parser's argument words
 	json     bool     // exec (JSON array) form
-	heredoc  bool
+	heredocs []heredoc
+	// heredocOnly: the arguments are a single "<<EOF" and nothing else.
+	heredocOnly bool
+	trigger     string // ONBUILD: the trigger as written after ONBUILD
+	sub         string // ONBUILD: the trigger's instruction, upper case
+	onbuild     bool   // this instruction is an ONBUILD trigger firing
+}
+
+// heredoc is one <<NAME document of an instruction.
+type heredoc struct {
+	name    string
+	expand  bool // <<EOF rather than <<"EOF" or <<'EOF'
+	chomp   bool // <<-EOF: leading tabs removed
+	content string
 }
 
 // stage is one FROM and the instructions under it.
@@ -69,7 +88,7 @@ type stage struct {
 	// Filled when the stage is converted.
 	converted bool
 	state     *llb.Vertex
-	image     ocispec.Image
+	image     Image
 }
 
 // source is what a COPY --from names: a stage or an image.
@@ -102,7 +121,7 @@ type converter struct {
 
 type image struct {
 	vertex *llb.Vertex
-	config ocispec.Image
+	config Image
 }
 
 // Convert turns dockerfile into the llb DAG and image config of opt.Target.
@@ -142,7 +161,8 @@ func Convert(ctx context.Context, dockerfile []byte, opt Options) (*Result, erro
 	c.warnUnconsumed()
 	return &Result{
 		Root:     target.state,
-		Image:    target.image,
+		Config:   target.image,
+		Image:    target.image.OCI(),
 		Stage:    target.resultName(),
 		Warnings: c.warnings,
 	}, nil
@@ -162,14 +182,17 @@ func (c *converter) errorAt(ins instruction, err error) error {
 
 // instructions Docker has, for "did you mean" and for what is not supported.
 var (
-	supported = map[string]bool{
-		"FROM": true, "RUN": true, "COPY": true, "ENV": true, "ARG": true, "LABEL": true,
-		"WORKDIR": true, "USER": true, "CMD": true, "ENTRYPOINT": true, "EXPOSE": true,
+	instructionNames = []string{
+		"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
+		"MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
 	}
-	unsupported = map[string]bool{
-		"ADD": true, "SHELL": true, "VOLUME": true, "HEALTHCHECK": true,
-		"STOPSIGNAL": true, "ONBUILD": true, "MAINTAINER": true,
-	}
+	knownInstruction = func() map[string]bool {
+		m := map[string]bool{}
+		for _, n := range instructionNames {
+			m[n] = true
+		}
+		return m
+	}()
 )
 
 // parse is the first pass over the syntax: it splits the file into global
@@ -189,6 +212,13 @@ func (c *converter) parse(dockerfile []byte) error {
 		return &Error{File: c.opt.File, Line: line, Err: &syntaxError{msg: err.Error()}}
 	}
 	c.escape = res.EscapeToken
+	if syntax, _, loc, ok := parser.DetectSyntax(dockerfile); ok {
+		line := 0
+		if len(loc) > 0 {
+			line = loc[0].Start.Line
+		}
+		c.warnings = append(c.warnings, fmt.Sprintf("%s:%d: syntax directive %q ignored: kiln uses its built-in Dockerfile frontend", c.opt.File, line, syntax))
+	}
 	for _, w := range res.Warnings {
 		line := 0
 		if w.Location != nil {
@@ -198,38 +228,9 @@ func (c *converter) parse(dockerfile []byte) error {
 	}
 	var cur *stage
 	for _, node := range res.AST.Children {
-		ins := instruction{
-			cmd:      strings.ToUpper(node.Value),
-			line:     node.StartLine,
-			original: strings.TrimSpace(node.Original),
-			flags:    node.Flags,
-			json:     node.Attributes["json"],
-			heredoc:  len(node.Heredocs) > 0,
-		}
-		for n := node.Next; n != nil; n = n.Next {
-			ins.args = append(ins.args, n.Value)
-		}
-		switch {
-		case unsupported[ins.cmd]:
-			return c.errorAt(ins, ErrNotSupported)
-		case !supported[ins.cmd]:
-			names := make([]string, 0, len(supported)+len(unsupported))
-			for _, m := range []map[string]bool{supported, unsupported} {
-				for k := range m {
-					names = append(names, k)
-				}
-			}
-			sort.Strings(names)
-			msg := fmt.Sprintf("%v: %s", ErrUnknownInstruction, node.Value)
-			if s := suggest(ins.cmd, names); s != "" {
-				msg += fmt.Sprintf(" (did you mean %s?)", s)
-			}
-			return &Error{File: c.opt.File, Line: ins.line, Err: &nameError{msg: msg, sentinel: ErrUnknownInstruction}}
-		case ins.heredoc:
-			return c.errorAt(ins, fmt.Errorf("heredoc: %w", ErrNotSupported))
-		}
-		if err := c.check(ins); err != nil {
-			return c.errorAt(ins, err)
+		ins, err := c.instruction(node)
+		if err != nil {
+			return err
 		}
 		switch {
 		case ins.cmd == "FROM":
@@ -258,17 +259,73 @@ func (c *converter) parse(dockerfile []byte) error {
 	return nil
 }
 
+// instruction copies node out of the parser's types and checks it
+// statically.
+func (c *converter) instruction(node *parser.Node) (instruction, error) {
+	ins := instruction{
+		cmd:      strings.ToUpper(node.Value),
+		line:     node.StartLine,
+		original: strings.TrimSpace(node.Original),
+		flags:    node.Flags,
+		json:     node.Attributes["json"],
+	}
+	for _, h := range node.Heredocs {
+		ins.heredocs = append(ins.heredocs, heredoc{name: h.Name, expand: h.Expand, chomp: h.Chomp, content: h.Content})
+	}
+	if !knownInstruction[ins.cmd] {
+		msg := fmt.Sprintf("%v: %s", ErrUnknownInstruction, node.Value)
+		if s := suggest(ins.cmd, instructionNames); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		return ins, &Error{File: c.opt.File, Line: ins.line, Err: &nameError{msg: msg, sentinel: ErrUnknownInstruction}}
+	}
+	if ins.cmd == "ONBUILD" {
+		if node.Next == nil || len(node.Next.Children) == 0 {
+			return ins, c.errorAt(ins, syntaxErrorf("requires at least one argument"))
+		}
+		sub := node.Next.Children[0]
+		ins.sub = strings.ToUpper(sub.Value)
+		if err := checkTrigger(ins.sub); err != nil {
+			return ins, c.errorAt(ins, err)
+		}
+		// Check the trigger now, as Docker does, though it runs later.
+		sub.StartLine = node.StartLine
+		if _, err := c.instruction(sub); err != nil {
+			return ins, err
+		}
+		ins.trigger = onbuildPrefix.ReplaceAllString(ins.original, "")
+		for _, h := range sub.Heredocs {
+			ins.trigger += "\n" + h.Content + h.Name
+		}
+		return ins, nil
+	}
+	for n := node.Next; n != nil; n = n.Next {
+		ins.args = append(ins.args, n.Value)
+	}
+	ins.heredocOnly = len(ins.heredocs) == 1 && len(ins.args) == 1 && parser.MustParseHeredoc(ins.args[0]) != nil
+	if err := c.check(ins); err != nil {
+		return ins, c.errorAt(ins, err)
+	}
+	return ins, nil
+}
+
+var onbuildPrefix = regexp.MustCompile(`(?i)^\s*ONBUILD\s*`)
+
 // check validates what can be validated without knowing variables: flags,
 // argument counts, forms.
 func (c *converter) check(ins instruction) error {
 	spec := noFlags
 	switch ins.cmd {
 	case "FROM":
-		spec = flagSpec{"platform": flagUnsupported}
+		spec = fromFlags
 	case "RUN":
-		spec = flagSpec{"mount": flagUnsupported, "network": flagUnsupported, "security": flagUnsupported, "device": flagUnsupported}
+		spec = runFlags
 	case "COPY":
 		spec = copyFlags
+	case "ADD":
+		spec = addFlags
+	case "HEALTHCHECK":
+		spec = healthcheckFlags
 	}
 	if _, err := parseFlags(ins.flags, spec); err != nil {
 		return err
@@ -282,15 +339,22 @@ func (c *converter) check(ins instruction) error {
 		if len(ins.args) == 0 {
 			return syntaxErrorf("requires at least one argument")
 		}
-	case "COPY":
+	case "COPY", "ADD":
 		if len(ins.args) < 2 {
 			return syntaxErrorf("requires at least two arguments, but only %d provided", len(ins.args))
 		}
-	case "ENV", "LABEL", "ARG", "EXPOSE":
+	case "ENV", "LABEL", "ARG", "EXPOSE", "VOLUME", "MAINTAINER", "HEALTHCHECK":
 		if len(ins.args) == 0 {
 			return syntaxErrorf("requires at least one argument")
 		}
-	case "WORKDIR", "USER":
+	case "SHELL":
+		if !ins.json {
+			return syntaxErrorf("requires the arguments to be in JSON form")
+		}
+		if len(ins.args) == 0 {
+			return syntaxErrorf("requires at least one argument")
+		}
+	case "WORKDIR", "USER", "STOPSIGNAL":
 		if len(ins.args) != 1 {
 			return syntaxErrorf("requires exactly one argument")
 		}
@@ -358,13 +422,65 @@ func (c *converter) convert(s *stage) error {
 	if err != nil {
 		return c.errorAt(s.from, err)
 	}
-	for _, ins := range s.cmds {
+	triggers, err := c.triggers(s, d)
+	if err != nil {
+		return err
+	}
+	for _, ins := range triggers {
+		if layerInstruction[ins.cmd] {
+			d.total++
+		}
+	}
+	for _, ins := range append(triggers, s.cmds...) {
 		if err := d.dispatch(ins); err != nil {
 			return c.errorAt(ins, err)
 		}
 	}
 	s.state, s.image, s.converted = d.state, d.image, true
 	return nil
+}
+
+// layerInstruction are the instructions that add an llb op (and a step
+// number in progress).
+var layerInstruction = map[string]bool{"RUN": true, "COPY": true, "ADD": true}
+
+// triggers returns the ONBUILD triggers s runs right after its FROM, as
+// BuildKit does: those of a base image's config, or those a base stage
+// declares (a stage's config does not carry the triggers it inherited).
+// Either way the new stage's config starts without triggers.
+func (c *converter) triggers(s *stage, d *dispatch) ([]instruction, error) {
+	exprs := d.image.Config.OnBuild
+	if s.baseStage != nil {
+		exprs = nil
+		for _, ins := range s.baseStage.cmds {
+			if ins.cmd == "ONBUILD" {
+				exprs = append(exprs, ins.trigger)
+			}
+		}
+	}
+	d.image.Config.OnBuild = nil
+	var out []instruction
+	for _, expr := range exprs {
+		res, err := parser.Parse(strings.NewReader(expr))
+		if err != nil || len(res.AST.Children) != 1 {
+			return nil, c.errorAt(s.from, syntaxErrorf("ONBUILD trigger %q of %s: not a single instruction", expr, s.base))
+		}
+		node := res.AST.Children[0]
+		if err := checkTrigger(strings.ToUpper(node.Value)); err != nil {
+			return nil, c.errorAt(s.from, fmt.Errorf("ONBUILD trigger %q of %s: %w", expr, s.base, err))
+		}
+		ins, err := c.instruction(node)
+		if err != nil {
+			return nil, c.errorAt(s.from, fmt.Errorf("ONBUILD trigger %q of %s: %w", expr, s.base, errors.Unwrap(err)))
+		}
+		ins.line, ins.onbuild = s.from.line, true
+		if ins.cmd == "ARG" {
+			c.declareArgs(ins)
+		}
+		ins.original = "ONBUILD " + ins.original
+		out = append(out, ins)
+	}
+	return out, nil
 }
 
 // warnUnconsumed warns about build args no ARG declares, as Docker does.
@@ -381,10 +497,21 @@ func (c *converter) warnUnconsumed() {
 	}
 }
 
-// builtinArgs may be passed without an ARG declaring them (Docker's proxy
-// variables); they are not warned about.
-var builtinArgs = map[string]bool{
-	"HTTP_PROXY": true, "http_proxy": true, "HTTPS_PROXY": true, "https_proxy": true,
-	"FTP_PROXY": true, "ftp_proxy": true, "NO_PROXY": true, "no_proxy": true,
-	"ALL_PROXY": true, "all_proxy": true,
+// proxyArgs may be passed without an ARG declaring them (Docker's
+// predefined ARGs): RUN sees them, the history does not, and they are not
+// warned about. Their order is the order they are added to a RUN's env.
+var proxyArgs = []string{
+	"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+	"NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
 }
+
+var builtinArgs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range proxyArgs {
+		m[k] = true
+	}
+	for k := range automaticArgs {
+		m[k] = true
+	}
+	return m
+}()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -20,8 +21,23 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
-// fakeResolver knows one image, busybox.
+// fakeResolver knows busybox and, through ResolveConfig, "onbuild-base":
+// busybox with ONBUILD triggers, a HEALTHCHECK and a SHELL in its config.
 type fakeResolver struct{}
+
+func (r fakeResolver) ResolveConfig(ctx context.Context, ref string) (digest.Digest, Image, error) {
+	if ref != "onbuild-base" {
+		dgst, img, err := r.ResolveImage(ctx, ref)
+		return dgst, Image{Image: img, Config: ImageConfig{ImageConfig: img.Config}}, err
+	}
+	_, oci, _ := r.ResolveImage(ctx, "busybox")
+	img := Image{Image: oci, Config: ImageConfig{ImageConfig: oci.Config}}
+	img.Image.Config = ocispec.ImageConfig{}
+	img.Config.OnBuild = []string{"ARG GREETING=hello", "RUN echo $GREETING > /greeting", "COPY --from=busybox /bin/busybox /copied"}
+	img.Config.Healthcheck = &HealthConfig{Test: []string{"CMD-SHELL", "true"}}
+	img.Config.Shell = []string{"/bin/ash", "-c"}
+	return digest.FromString("onbuild-base manifest"), img, nil
+}
 
 func (fakeResolver) ResolveImage(_ context.Context, ref string) (digest.Digest, ocispec.Image, error) {
 	if ref != "busybox" && ref != "busybox:latest" {
@@ -107,14 +123,17 @@ func TestGolden(t *testing.T) {
 				}
 			}
 			golden(t, dir, "llb.txt", dump.Bytes())
-			img := res.Image
+			img := res.Config
+			if !reflect.DeepEqual(res.Image, img.OCI()) {
+				t.Errorf("got Result.Image %+v, want Config.OCI() %+v", res.Image, img.OCI())
+			}
 			// Stages from scratch take the host's architecture.
 			if img.Architecture == runtime.GOARCH {
 				img.Architecture = "GOARCH"
 			}
 			b, err := json.MarshalIndent(struct {
-				Stage string        `json:"stage"`
-				Image ocispec.Image `json:"image"`
+				Stage string `json:"stage"`
+				Image Image  `json:"image"`
 			}{res.Stage, img}, "", "  ")
 			if err != nil {
 				t.Fatal(err)
@@ -157,8 +176,13 @@ func TestErrorsMatchSentinels(t *testing.T) {
 		opt        Options
 		want       error
 	}{
-		{"FROM scratch\nADD a /", Options{}, ErrNotSupported},
-		{"FROM scratch\nRUN --mount=type=cache,target=/x true", Options{}, ErrNotSupported},
+		{"FROM scratch\nADD --keep-git-dir a /", Options{}, ErrNotSupported},
+		{"FROM scratch\nRUN --mount=type=ssh true", Options{}, ErrNotSupported},
+		{"FROM scratch\nCOPY <<EOF /x\nhi\nEOF", Options{}, ErrNotSupported},
+		{"FROM --platform=linux/s390x scratch\n", Options{}, ErrNotSupported},
+		{"FROM scratch\nRUN --mount=type=nope true", Options{}, ErrSyntax},
+		{"FROM scratch\nADD --checksum=md5:x http://h/f /", Options{}, ErrSyntax},
+		{"FROM scratch\nONBUILD ONBUILD RUN x", Options{}, ErrSyntax},
 		{"FORM scratch", Options{}, ErrUnknownInstruction},
 		{"FROM scratch\nCOPY --form=a b /", Options{}, ErrUnknownFlag},
 		{"FROM scratch\nCOPY --from=nope a /", Options{Resolver: fakeResolver{}}, ErrUnknownStage},
@@ -233,6 +257,12 @@ func FuzzConvert(f *testing.F) {
 			if err := llb.Dump(&bytes.Buffer{}, res.Root); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if _, err := json.Marshal(res.Config); err != nil {
+			t.Fatalf("marshal config: %v", err)
+		}
+		if !reflect.DeepEqual(res.Image, res.Config.OCI()) {
+			t.Fatalf("got Result.Image %+v, want Config.OCI()", res.Image)
 		}
 	})
 }

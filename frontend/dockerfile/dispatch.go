@@ -13,8 +13,8 @@ type dispatch struct {
 	s      *stage
 	escape rune
 
-	state  *llb.Vertex   // the filesystem so far; nil for scratch
-	image  ocispec.Image // the config so far
+	state  *llb.Vertex // the filesystem so far; nil for scratch
+	image  Image       // the config so far
 	scope  *scope
 	cmdSet bool // CMD was set in this stage (ENTRYPOINT then keeps it)
 
@@ -43,6 +43,20 @@ func (d *dispatch) dispatch(ins instruction) error {
 		return d.entrypoint(ins)
 	case "EXPOSE":
 		return d.expose(ins)
+	case "ADD":
+		return d.add(ins)
+	case "SHELL":
+		return d.shell(ins)
+	case "STOPSIGNAL":
+		return d.stopSignal(ins)
+	case "HEALTHCHECK":
+		return d.healthcheck(ins)
+	case "VOLUME":
+		return d.volume(ins)
+	case "MAINTAINER":
+		return d.maintainer(ins)
+	case "ONBUILD":
+		return d.onbuild(ins)
 	}
 	// parse rejects every other instruction before conversion starts.
 	return fmt.Errorf("%s: %w", ins.cmd, ErrNotSupported)

@@ -6,9 +6,20 @@
 // Syntax (lines, continuations, JSON versus shell form, directives such as
 // "# escape=") comes from BuildKit's parser package; its types stay inside this
 // package. Instruction flags, ARG name=value words and variable expansion are
-// participle grammars (flags.go, env.go, expand.go). Each instruction family
-// has its own file: from.go, run.go, copy.go, env.go (ENV, ARG, LABEL) and
-// meta.go (CMD, ENTRYPOINT, USER, WORKDIR, EXPOSE).
+// participle grammars (flags.go, env.go, expand.go, mount.go). Each
+// instruction family has its own file: from.go (FROM, --platform), run.go
+// (RUN, heredocs, --network) and mount.go (RUN --mount), copy.go (COPY,
+// ADD), env.go (ENV, ARG, LABEL), meta.go (CMD, ENTRYPOINT, USER, WORKDIR,
+// EXPOSE) and config.go (SHELL, STOPSIGNAL, HEALTHCHECK, VOLUME,
+// MAINTAINER, ONBUILD). image.go holds Image, the config as Docker writes
+// it (image-spec has no Healthcheck, OnBuild or Shell).
+//
+// Where Docker's two builders differ, BuildKit's behaviour is followed,
+// with two exceptions said where they are made: a COPY/ADD source that
+// climbs out of the context with ".." is an error (as in Docker's classic
+// builder) rather than clamped to the context root, and --mount/--from
+// may only name earlier stages. Exec forms with invalid JSON fall back to
+// the shell form, as in both builders.
 //
 // Conversion happens in two passes. The first reads every stage, checks every
 // instruction and its flags and works out which stages and images each stage

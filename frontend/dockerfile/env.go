@@ -56,15 +56,23 @@ func parseArgWord(word string) (argWord, error) {
 	return w, nil
 }
 
+// hostPlatform is the one platform kiln builds for: the host's.
+const hostPlatform = "linux/" + runtime.GOARCH
+
 // automaticArgs are BuildKit's platform ARGs: set in the global scope
-// without a declaration, and in a stage once it declares them.
+// without a declaration, and in a stage once it declares them. kiln builds
+// on and for the host, so target and build platform are the same. The
+// variants are empty as BuildKit's are for amd64 (and for arm64, whose
+// default variant v8 BuildKit leaves out).
 var automaticArgs = map[string]string{
-	"TARGETPLATFORM": "linux/" + runtime.GOARCH,
+	"TARGETPLATFORM": hostPlatform,
 	"TARGETOS":       "linux",
 	"TARGETARCH":     runtime.GOARCH,
-	"BUILDPLATFORM":  runtime.GOOS + "/" + runtime.GOARCH,
-	"BUILDOS":        runtime.GOOS,
+	"TARGETVARIANT":  "",
+	"BUILDPLATFORM":  hostPlatform,
+	"BUILDOS":        "linux",
 	"BUILDARCH":      runtime.GOARCH,
+	"BUILDVARIANT":   "",
 }
 
 // scope is the variables instructions are expanded with.
@@ -162,10 +170,14 @@ func (s *scope) setArg(w argWord) {
 }
 
 // runEnv is the environment of a RUN: the config's Env, then the ARGs that
-// have a value and no ENV of the same name, as Docker passes them.
+// have a value and no ENV of the same name, as Docker passes them, then the
+// proxy build args no ARG declares (Docker passes those without a
+// declaration, and keeps them out of the history).
 func (s *scope) runEnv() []string {
 	env := append([]string{}, *s.env...)
+	declared := map[string]bool{}
 	for _, a := range s.args {
+		declared[a.key] = true
 		if a.value == nil {
 			continue
 		}
@@ -173,6 +185,16 @@ func (s *scope) runEnv() []string {
 			continue
 		}
 		env = append(env, a.key+"="+*a.value)
+	}
+	for _, k := range proxyArgs {
+		v, ok := s.buildArgs[k]
+		if !ok || declared[k] {
+			continue
+		}
+		if _, ok := envGet(*s.env, k); ok {
+			continue
+		}
+		env = append(env, k+"="+v)
 	}
 	return env
 }

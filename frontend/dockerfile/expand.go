@@ -15,12 +15,13 @@ import (
 // word is split into unquoted text, 'single-quoted' text (literal),
 // "double-quoted" text (where only $, the escape character and " are
 // special) and substitutions: $V, ${V}, ${V:-w}, ${V-w}, ${V:+w}, ${V+w},
-// ${V:?w}, ${V?w}. The escape character (\ or the one set by the escape
-// directive) makes the next character literal and is removed. Quotes are
-// removed too, as Docker does. Undefined variables expand to "".
-//
-// The pattern forms (${V#p}, ${V%p}, ${V/p/r}) are reported as not supported
-// yet rather than expanded wrongly.
+// ${V:?w}, ${V?w}, and the pattern forms ${V#p}, ${V##p}, ${V%p}, ${V%%p},
+// ${V/p/r}, ${V//p/r} (p a shell pattern with * and ?; quoted or escaped
+// characters in it are literal). The escape character (\ or the one set by
+// the escape directive) makes the next character literal and is removed.
+// Quotes are removed too, as Docker does. Undefined variables expand to "".
+// Substring forms (${V:1:2}) and assignment (${V:=w}) are reported as not
+// supported yet, as BuildKit does not have them either.
 
 // lookupFunc returns a variable's value and whether it is set.
 type lookupFunc func(name string) (string, bool)
@@ -68,7 +69,7 @@ const varName = `(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])`
 func newWordParser(escape rune) *participle.Parser[wordAST] {
 	e := regexp.QuoteMeta(string(escape))
 	vars := []lexer.Rule{
-		{Name: "VarOpen", Pattern: `\$\{` + varName + `:?[-+?]`, Action: lexer.Push("Brace")},
+		{Name: "VarOpen", Pattern: `\$\{` + varName + `(?::?[-+?]|##?|%%?|//?)`, Action: lexer.Push("Brace")},
 		{Name: "VarBraced", Pattern: `\$\{` + varName + `\}`},
 		{Name: "VarBad", Pattern: `\$\{[^}]*\}?`},
 		{Name: "Var", Pattern: `\$` + varName},
@@ -190,12 +191,13 @@ func (v *varAST) eval(b *strings.Builder, escape rune, lookup lookupFunc) error 
 		}
 		return syntaxErrorf("bad substitution %s", *v.Bad)
 	case v.Open != nil:
-		spec := strings.TrimPrefix(*v.Open, "${")
-		op := spec[len(spec)-1:]
-		spec = spec[:len(spec)-1]
-		nullIsUnset := strings.HasSuffix(spec, ":")
-		name := strings.TrimSuffix(spec, ":")
+		name, op := splitOpen(*v.Open)
 		val, set := lookup(name)
+		if op[0] == '#' || op[0] == '%' || op[0] == '/' {
+			return v.evalPattern(b, op, val, escape, lookup)
+		}
+		nullIsUnset := strings.HasPrefix(op, ":")
+		op = strings.TrimPrefix(op, ":")
 		if nullIsUnset && val == "" {
 			set = false
 		}
@@ -228,4 +230,179 @@ func (v *varAST) eval(b *strings.Builder, escape rune, lookup lookupFunc) error 
 		b.WriteString(val)
 	}
 	return nil
+}
+
+// splitOpen splits "${NAME:-" into the name and the operator (":-").
+func splitOpen(open string) (name, op string) {
+	spec := strings.TrimPrefix(open, "${")
+	i := strings.IndexAny(spec, ":-+?#%/")
+	if i == 0 { // a special parameter such as $# or $-
+		i = 1
+	}
+	return spec[:i], spec[i:]
+}
+
+// evalPattern expands the pattern forms. The word inside the braces is
+// turned into a shell pattern in which quoted and escaped * and ? are
+// literal (escaped with a backslash), then into a regular expression
+// exactly as BuildKit's shell.Lex does.
+func (v *varAST) evalPattern(b *strings.Builder, op, val string, escape rune, lookup lookupFunc) error {
+	var pat, repl strings.Builder
+	dst := &pat
+	split := false
+	var parts []*partAST
+	if v.Word != nil {
+		parts = v.Word.Parts
+	}
+	for _, p := range parts {
+		if op[0] == '/' && !split && p.Text != nil {
+			if before, after, ok := strings.Cut(*p.Text, "/"); ok {
+				pat.WriteString(before)
+				split, dst = true, &repl
+				repl.WriteString(after)
+				continue
+			}
+		}
+		if dst == &repl {
+			if err := (&wordAST{Parts: []*partAST{p}}).eval(dst, escape, lookup); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := p.evalPattern(dst, escape, lookup); err != nil {
+			return err
+		}
+	}
+	if op[0] == '/' && !split {
+		return syntaxErrorf("missing '/' in ${}")
+	}
+	greedy := len(op) == 2
+	switch op[0] {
+	case '#':
+		re, err := shellPatternRegexp(pat.String(), greedy, true)
+		if err != nil {
+			return err
+		}
+		if idx := re.FindStringIndex(val); idx != nil {
+			val = val[idx[1]:]
+		}
+	case '%':
+		// Regular expressions cannot find the shortest rightmost match, so
+		// match the reversed pattern against the reversed value.
+		re, err := shellPatternRegexp(reversePattern(pat.String()), greedy, true)
+		if err != nil {
+			return err
+		}
+		r := reverseString(val)
+		if idx := re.FindStringIndex(r); idx != nil {
+			r = r[idx[1]:]
+		}
+		val = reverseString(r)
+	case '/':
+		re, err := shellPatternRegexp(pat.String(), true, false)
+		if err != nil {
+			return err
+		}
+		if greedy {
+			val = re.ReplaceAllLiteralString(val, repl.String())
+		} else if idx := re.FindStringIndex(val); idx != nil {
+			val = val[:idx[0]] + repl.String() + val[idx[1]:]
+		}
+	}
+	b.WriteString(val)
+	return nil
+}
+
+// patternLiteral escapes the pattern characters of literal text.
+func patternLiteral(b *strings.Builder, s string) {
+	for _, r := range s {
+		if r == '*' || r == '?' || r == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+}
+
+// evalPattern writes one part of a pattern word: unquoted text and
+// variables keep their * and ?; escaped and quoted text is literal.
+func (p *partAST) evalPattern(b *strings.Builder, escape rune, lookup lookupFunc) error {
+	switch {
+	case p.Escaped != nil:
+		patternLiteral(b, strings.TrimPrefix(*p.Escaped, string(escape)))
+	case p.Text != nil:
+		b.WriteString(*p.Text)
+	case p.Var != nil:
+		return p.Var.eval(b, escape, lookup)
+	default:
+		var lit strings.Builder
+		if err := (&wordAST{Parts: []*partAST{p}}).eval(&lit, escape, lookup); err != nil {
+			return err
+		}
+		patternLiteral(b, lit.String())
+	}
+	return nil
+}
+
+// shellPatternRegexp is BuildKit's convertShellPatternToRegex: * is the
+// shortest (or, greedy, longest) string, ? one character, \ escapes.
+func shellPatternRegexp(pattern string, greedy, anchored bool) (*regexp.Regexp, error) {
+	var out strings.Builder
+	if anchored {
+		out.WriteByte('^')
+	}
+	star := ".*?"
+	if greedy {
+		star = ".*"
+	}
+	rs := []rune(pattern)
+	for i := 0; i < len(rs); i++ {
+		switch r := rs[i]; r {
+		case '*':
+			out.WriteString(star)
+		case '?':
+			out.WriteByte('.')
+		case '\\':
+			if i+1 < len(rs) {
+				i++
+				out.WriteString(regexp.QuoteMeta(string(rs[i])))
+			} else {
+				out.WriteString(`\\`)
+			}
+		default:
+			out.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	re, err := regexp.Compile(out.String())
+	if err != nil {
+		return nil, syntaxErrorf("invalid pattern (%s) in substitution: %v", pattern, err)
+	}
+	return re, nil
+}
+
+// reversePattern reverses a pattern keeping escapes in front of what they
+// escape: a\*c becomes c\*a.
+func reversePattern(pattern string) string {
+	rs := []rune(pattern)
+	var units [][]rune
+	for i := 0; i < len(rs); i++ {
+		if rs[i] == '\\' && i+1 < len(rs) {
+			units = append(units, rs[i:i+2])
+			i++
+			continue
+		}
+		units = append(units, rs[i:i+1])
+	}
+	var out []rune
+	for i := len(units) - 1; i >= 0; i-- {
+		out = append(out, units[i]...)
+	}
+	return string(out)
+}
+
+func reverseString(s string) string {
+	rs := []rune(s)
+	for i, j := 0, len(rs)-1; i < j; i, j = i+1, j-1 {
+		rs[i], rs[j] = rs[j], rs[i]
+	}
+	return string(rs)
 }

@@ -8,7 +8,8 @@ import (
 )
 
 func TestExpand(t *testing.T) {
-	vars := map[string]string{"A": "a", "EMPTY": "", "SP": "x y", "PATH": "/bin"}
+	vars := map[string]string{"A": "a", "EMPTY": "", "SP": "x y", "PATH": "/bin",
+		"F": "dir/sub/file.tar.gz", "STAR": "a*b", "GLOB": "*.gz"}
 	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	cases := []struct {
 		in, want string
@@ -58,6 +59,27 @@ func TestExpand(t *testing.T) {
 		{in: "`$A", want: "$A", escape: '`'},
 		{in: `C:\dir`, want: `C:\dir`, escape: '`'},
 		{in: "\"`\"\"", want: `"`, escape: '`'},
+		// Pattern forms, as bash and BuildKit's shell.Lex expand them.
+		{in: "${F#*/}", want: "sub/file.tar.gz"},
+		{in: "${F##*/}", want: "file.tar.gz"},
+		{in: "${F%.*}", want: "dir/sub/file.tar"},
+		{in: "${F%%.*}", want: "dir/sub/file"},
+		{in: "${F%/*}", want: "dir/sub"},
+		{in: "${F#nomatch}", want: "dir/sub/file.tar.gz"},
+		{in: "${F#d?r}", want: "/sub/file.tar.gz"},
+		{in: "${F/sub/SUB}", want: "dir/SUB/file.tar.gz"},
+		{in: "${F/s*b/X}", want: "dir/X/file.tar.gz"},
+		{in: "${F//./_}", want: "dir/sub/file_tar_gz"},
+		{in: "${F/./_}", want: "dir/sub/file_tar.gz"},
+		{in: "${F/nomatch/x}", want: "dir/sub/file.tar.gz"},
+		{in: "${F/sub/}", want: "dir//file.tar.gz"},
+		{in: "${F%$GLOB}", want: "dir/sub/file.tar"},  // a variable's * is a pattern
+		{in: `${STAR#a\*}`, want: "b"},                // an escaped * is literal
+		{in: `${STAR#"a*"}`, want: "b"},               // a quoted * is literal
+		{in: `${F#"*"}`, want: "dir/sub/file.tar.gz"}, // … and matches no other text
+		{in: "${UNSET#x}", want: ""},
+		{in: "${A/a/$SP}", want: "x y"},
+		{in: "${PATH//\\//:}", want: ":bin"},
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {
@@ -89,10 +111,9 @@ func TestExpandErrors(t *testing.T) {
 		{in: `${}`, want: ErrSyntax},
 		{in: `${A:?}`, want: ErrSyntax},
 		{in: `${A?must be set}`, want: ErrSyntax},
-		{in: `${A#x}`, want: ErrNotSupported},
-		{in: `${A%x}`, want: ErrNotSupported},
-		{in: `${A/x/y}`, want: ErrNotSupported},
+		{in: `${A/x}`, want: ErrSyntax},
 		{in: `${A:=x}`, want: ErrNotSupported},
+		{in: `${A:1:2}`, want: ErrNotSupported},
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {
@@ -105,7 +126,8 @@ func TestExpandErrors(t *testing.T) {
 }
 
 func FuzzExpand(f *testing.F) {
-	for _, s := range []string{"$A", "${A:-x}", `"a $B"`, `'x'`, `\$`, "${A:+${B}}"} {
+	for _, s := range []string{"$A", "${A:-x}", `"a $B"`, `'x'`, `\$`, "${A:+${B}}",
+		"${C#*}", "${C##x*}", "${C%y}", "${C%%*}", "${C/x/z}", "${C//?/_}", `${C#"*"\?}`} {
 		f.Add(s, false)
 	}
 	// Every Dockerfile line under testdata is a seed too.

@@ -3,6 +3,7 @@ package dockerfile
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/alecthomas/participle/v2"
@@ -34,7 +35,9 @@ var flagParser = participle.MustBuild[flagAST](participle.Lexer(lexer.MustStatef
 type flagKind int
 
 const (
-	flagValue       flagKind = iota // takes a non-empty value
+	flagValue       flagKind = iota // takes a non-empty value, once
+	flagList                        // takes a non-empty value, may be repeated (--mount, --exclude)
+	flagBool                        // --name alone means true; --name=true|false
 	flagUnsupported                 // Docker has it; kiln does not yet
 )
 
@@ -43,11 +46,30 @@ type flagSpec map[string]flagKind
 
 var noFlags = flagSpec{}
 
+// flagValues are the values of the flags given, by name, in order. A bool
+// flag's value is "true" or "false".
+type flagValues map[string][]string
+
+// get returns the value of a single-valued flag and whether it was given.
+func (f flagValues) get(name string) (string, bool) {
+	v, ok := f[name]
+	if !ok || len(v) == 0 {
+		return "", false
+	}
+	return v[len(v)-1], true
+}
+
+// bool returns a bool flag's value, false when not given.
+func (f flagValues) bool(name string) bool {
+	v, _ := f.get(name)
+	return v == "true"
+}
+
 // parseFlags checks raw against spec and returns the values of the supported
 // flags by name. Errors name the flag: "--mount: not supported yet",
 // "--form: unknown flag (did you mean --from?)".
-func parseFlags(raw []string, spec flagSpec) (map[string]string, error) {
-	out := map[string]string{}
+func parseFlags(raw []string, spec flagSpec) (flagValues, error) {
+	out := flagValues{}
 	for _, word := range raw {
 		f, err := flagParser.ParseString("", word)
 		if err != nil {
@@ -69,13 +91,28 @@ func parseFlags(raw []string, spec flagSpec) (map[string]string, error) {
 		if kind == flagUnsupported {
 			return nil, fmt.Errorf("--%s: %w", f.Name, ErrNotSupported)
 		}
-		if _, dup := out[f.Name]; dup {
+		if _, dup := out[f.Name]; dup && kind != flagList {
 			return nil, syntaxErrorf("--%s: flag given more than once", f.Name)
+		}
+		if kind == flagBool {
+			v := "true"
+			if f.Eq {
+				if f.Value == nil {
+					return nil, syntaxErrorf("--%s: want --%s, --%s=true or --%s=false", f.Name, f.Name, f.Name, f.Name)
+				}
+				b, err := strconv.ParseBool(*f.Value)
+				if err != nil {
+					return nil, syntaxErrorf("--%s=%s: want true or false", f.Name, *f.Value)
+				}
+				v = strconv.FormatBool(b)
+			}
+			out[f.Name] = []string{v}
+			continue
 		}
 		if !f.Eq || f.Value == nil || strings.TrimSpace(*f.Value) == "" {
 			return nil, syntaxErrorf("--%s: flag needs a value (--%s=…)", f.Name, f.Name)
 		}
-		out[f.Name] = *f.Value
+		out[f.Name] = append(out[f.Name], *f.Value)
 	}
 	return out, nil
 }

@@ -10,18 +10,21 @@ func TestParseFlags(t *testing.T) {
 	cases := []struct {
 		name string
 		raw  []string
-		want map[string]string
+		want flagValues
 		err  error
 		msg  string
 	}{
-		{name: "none", raw: nil, want: map[string]string{}},
-		{name: "from", raw: []string{"--from=build"}, want: map[string]string{"from": "build"}},
+		{name: "none", raw: nil, want: flagValues{}},
+		{name: "from", raw: []string{"--from=build"}, want: flagValues{"from": {"build"}}},
 		{name: "all", raw: []string{"--from=0", "--chown=a:b", "--chmod=755"},
-			want: map[string]string{"from": "0", "chown": "a:b", "chmod": "755"}},
-		{name: "value with =", raw: []string{"--chown=a=b"}, want: map[string]string{"chown": "a=b"}},
-		{name: "value with spaces", raw: []string{"--from=a b"}, want: map[string]string{"from": "a b"}},
-		{name: "unsupported", raw: []string{"--link"}, err: ErrNotSupported, msg: "--link: not supported yet"},
-		{name: "unsupported with value", raw: []string{"--exclude=*.go"}, err: ErrNotSupported, msg: "--exclude: not supported yet"},
+			want: flagValues{"from": {"0"}, "chown": {"a:b"}, "chmod": {"755"}}},
+		{name: "value with =", raw: []string{"--chown=a=b"}, want: flagValues{"chown": {"a=b"}}},
+		{name: "value with spaces", raw: []string{"--from=a b"}, want: flagValues{"from": {"a b"}}},
+		{name: "bool", raw: []string{"--link"}, want: flagValues{"link": {"true"}}},
+		{name: "bool false", raw: []string{"--link=false", "--parents=1"}, want: flagValues{"link": {"false"}, "parents": {"true"}}},
+		{name: "bool bad", raw: []string{"--link=maybe"}, err: ErrSyntax, msg: "--link=maybe: want true or false"},
+		{name: "list", raw: []string{"--exclude=*.go", "--exclude=x"}, want: flagValues{"exclude": {"*.go", "x"}}},
+		{name: "list empty", raw: []string{"--exclude="}, err: ErrSyntax, msg: "--exclude: flag needs a value (--exclude=…)"},
 		{name: "unknown", raw: []string{"--form=x"}, err: ErrUnknownFlag, msg: "--form: unknown flag (did you mean --from?)"},
 		{name: "unknown far", raw: []string{"--verbose"}, err: ErrUnknownFlag, msg: "--verbose: unknown flag"},
 		{name: "no value", raw: []string{"--from"}, err: ErrSyntax, msg: "--from: flag needs a value (--from=…)"},

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kiln-build/kiln/llb"
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -33,6 +34,15 @@ func (c *converter) newStage(ins instruction) (*stage, error) {
 		return nil, syntaxErrorf("base name %q expands to nothing", ins.args[0])
 	}
 	s.base = base
+	flags, err := parseFlags(ins.flags, fromFlags)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := flags.get("platform"); ok {
+		if err := c.checkPlatform(p); err != nil {
+			return nil, err
+		}
+	}
 	if len(ins.args) == 3 {
 		s.name = strings.ToLower(ins.args[2])
 		if !stageName.MatchString(s.name) {
@@ -45,6 +55,32 @@ func (c *converter) newStage(ins instruction) (*stage, error) {
 	}
 	c.stages = append(c.stages, s)
 	return s, nil
+}
+
+var fromFlags = flagSpec{"platform": flagValue}
+
+// checkPlatform accepts FROM --platform naming the host platform (directly
+// or through $BUILDPLATFORM/$TARGETPLATFORM): kiln builds for the host only.
+func (c *converter) checkPlatform(raw string) error {
+	p, err := expand(raw, c.escape, c.global.lookup)
+	if err != nil {
+		return fmt.Errorf("--platform: %w", err)
+	}
+	parts := strings.Split(strings.ToLower(p), "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" || (len(parts) == 3 && parts[2] == "") {
+		return syntaxErrorf("--platform=%s: invalid platform, want os/arch[/variant] such as linux/amd64", p)
+	}
+	arch := parts[1]
+	switch arch { // Docker's normalisation of common aliases
+	case "x86_64", "x86-64":
+		arch = "amd64"
+	case "aarch64":
+		arch = "arm64"
+	}
+	if parts[0] != "linux" || arch != runtime.GOARCH || (len(parts) == 3 && !(arch == "arm64" && parts[2] == "v8")) {
+		return fmt.Errorf("--platform=%s: building for a platform other than the host's: %w", p, ErrNotSupported)
+	}
+	return nil
 }
 
 // link works out, for every stage, which stage or image its FROM and its
@@ -60,6 +96,11 @@ func (c *converter) link() error {
 			s.baseStage = b
 		}
 		for _, ins := range s.cmds {
+			if ins.cmd == "RUN" {
+				if err := c.checkMountFrom(s, ins); err != nil {
+					return c.errorAt(ins, err)
+				}
+			}
 			if ins.cmd != "COPY" {
 				continue
 			}
@@ -67,7 +108,7 @@ func (c *converter) link() error {
 			if err != nil {
 				return c.errorAt(ins, err)
 			}
-			from, ok := flags["from"]
+			from, ok := flags.get("from")
 			if !ok {
 				continue
 			}
@@ -76,6 +117,29 @@ func (c *converter) link() error {
 				return c.errorAt(ins, fmt.Errorf("--from=%s: %w", from, err))
 			}
 			s.copyFrom[ins.line] = src
+		}
+	}
+	return nil
+}
+
+// checkMountFrom applies the stage-order rule to RUN --mount from= names.
+// They are resolved when the RUN is converted.
+func (c *converter) checkMountFrom(s *stage, ins instruction) error {
+	flags, err := parseFlags(ins.flags, runFlags)
+	if err != nil {
+		return err
+	}
+	for _, val := range flags["mount"] {
+		ast, err := mountParser.ParseString("", val)
+		if err != nil {
+			continue // reported with its line when the RUN is converted
+		}
+		for _, f := range ast.Fields {
+			if strings.EqualFold(f.Key, "from") && f.Value != nil {
+				if _, err := c.copySource(s, *f.Value); err != nil {
+					return fmt.Errorf("--mount from=%s: %w", *f.Value, err)
+				}
+			}
 		}
 	}
 	return nil
@@ -128,7 +192,19 @@ func (c *converter) resolve(ins instruction, ref string) (image, error) {
 	if c.opt.Resolver == nil {
 		return image{}, fmt.Errorf("image %q: no image resolver", ref)
 	}
-	dgst, config, err := c.opt.Resolver.ResolveImage(c.ctx, ref)
+	var (
+		dgst   digest.Digest
+		config Image
+		err    error
+	)
+	if cr, ok := c.opt.Resolver.(ConfigResolver); ok {
+		dgst, config, err = cr.ResolveConfig(c.ctx, ref)
+	} else {
+		var oci ocispec.Image
+		dgst, oci, err = c.opt.Resolver.ResolveImage(c.ctx, ref)
+		config = Image{Image: oci, Config: ImageConfig{ImageConfig: oci.Config}}
+		config.Image.Config = ocispec.ImageConfig{}
+	}
 	if err != nil {
 		if errors.Is(err, ErrImageNotFound) || errors.Is(err, fs.ErrNotExist) {
 			msg := fmt.Sprintf("no stage or image named %q", ref)
@@ -153,7 +229,7 @@ func (c *converter) resolve(ins instruction, ref string) (image, error) {
 func (c *converter) newDispatch(s *stage) (*dispatch, error) {
 	d := &dispatch{c: c, s: s, escape: c.escape, total: 1, index: 1}
 	for _, ins := range s.cmds {
-		if ins.cmd == "RUN" || ins.cmd == "COPY" {
+		if layerInstruction[ins.cmd] {
 			d.total++
 		}
 	}
@@ -162,7 +238,7 @@ func (c *converter) newDispatch(s *stage) (*dispatch, error) {
 		d.state = s.baseStage.state
 		d.image = cloneImage(s.baseStage.image)
 	case strings.EqualFold(s.base, "scratch"):
-		d.image = ocispec.Image{RootFS: ocispec.RootFS{Type: "layers"}}
+		d.image = Image{Image: ocispec.Image{RootFS: ocispec.RootFS{Type: "layers"}}}
 	default:
 		img, err := c.resolve(s.from, s.base)
 		if err != nil {
@@ -189,8 +265,15 @@ func (c *converter) newDispatch(s *stage) (*dispatch, error) {
 
 // cloneImage copies the parts of img a stage changes, so that stages sharing
 // a base never see each other's changes.
-func cloneImage(img ocispec.Image) ocispec.Image {
+func cloneImage(img Image) Image {
 	out := img
+	out.Config.Shell = cloneSlice(img.Config.Shell)
+	out.Config.OnBuild = cloneSlice(img.Config.OnBuild)
+	if img.Config.Healthcheck != nil {
+		hc := *img.Config.Healthcheck
+		hc.Test = cloneSlice(hc.Test)
+		out.Config.Healthcheck = &hc
+	}
 	out.Config.Env = append([]string(nil), img.Config.Env...)
 	out.Config.Entrypoint = cloneSlice(img.Config.Entrypoint)
 	out.Config.Cmd = cloneSlice(img.Config.Cmd)

@@ -43,7 +43,7 @@ func (d *dispatch) user(ins instruction) error {
 }
 
 func (d *dispatch) cmd(ins instruction) error {
-	d.image.Config.Cmd = commandArgs(ins)
+	d.image.Config.Cmd = d.commandArgs(ins)
 	d.cmdSet = true
 	d.history(fmt.Sprintf("CMD %q", d.image.Config.Cmd), false)
 	return nil
@@ -53,7 +53,7 @@ func (d *dispatch) cmd(ins instruction) error {
 // the base: it was written for the old entrypoint. A CMD set earlier in the
 // same stage stays.
 func (d *dispatch) entrypoint(ins instruction) error {
-	d.image.Config.Entrypoint = commandArgs(ins)
+	d.image.Config.Entrypoint = d.commandArgs(ins)
 	if !d.cmdSet {
 		d.image.Config.Cmd = nil
 	}

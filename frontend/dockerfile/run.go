@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/kiln-build/kiln/llb"
@@ -9,30 +10,111 @@ import (
 // RUN. The command is not expanded here: the shell does it, with the
 // environment the ExecOp carries.
 
-// shellArgs applies the default shell to a shell-form command.
-func shellArgs(cmd string) []string { return []string{"/bin/sh", "-c", cmd} }
+var runFlags = flagSpec{
+	"mount":    flagList,
+	"network":  flagValue,
+	"security": flagUnsupported,
+	"device":   flagUnsupported,
+}
+
+// defaultShell is what shell forms run under until SHELL changes it.
+var defaultShell = []string{"/bin/sh", "-c"}
+
+// shellArgs applies the stage's shell (SHELL, or /bin/sh -c) to a
+// shell-form command.
+func (d *dispatch) shellArgs(cmd string) []string {
+	sh := d.image.Config.Shell
+	if len(sh) == 0 {
+		sh = defaultShell
+	}
+	return append(append([]string{}, sh...), cmd)
+}
 
 // commandArgs is the argv of RUN, CMD or ENTRYPOINT.
-func commandArgs(ins instruction) []string {
+func (d *dispatch) commandArgs(ins instruction) []string {
 	if ins.json {
 		return append([]string{}, ins.args...)
 	}
-	return shellArgs(strings.Join(ins.args, " "))
+	return d.shellArgs(strings.Join(ins.args, " "))
+}
+
+// heredocCommand is what BuildKit runs for a shell-form RUN with heredocs:
+// a lone "RUN <<EOF" runs the document itself as the shell command;
+// anything else ("RUN python3 <<EOF", several documents) gives the shell
+// the command line followed by the documents, so the shell's own
+// here-document handling (expansion unless the name is quoted, <<- tab
+// stripping) applies.
+func (d *dispatch) heredocCommand(ins instruction) ([]string, error) {
+	if ins.json || len(ins.args) != 1 {
+		return nil, syntaxErrorf("heredoc in an exec-form RUN")
+	}
+	if ins.heredocOnly {
+		data := ins.heredocs[0].content
+		if ins.heredocs[0].chomp {
+			data = chomp(data)
+		}
+		if strings.HasPrefix(data, "#!") {
+			// BuildKit writes the script to a file with a FileOp and runs
+			// it; llb has no op that makes a file from data yet.
+			return nil, fmt.Errorf("heredoc with a #! line: %w", ErrNotSupported)
+		}
+		return d.shellArgs(data), nil
+	}
+	full := ins.args[0]
+	for _, h := range ins.heredocs {
+		full += "\n" + h.content + h.name
+	}
+	return d.shellArgs(full), nil
+}
+
+// chomp removes leading tabs from every line, as <<- does.
+func chomp(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimLeft(l, "\t")
+	}
+	return strings.Join(lines, "")
 }
 
 func (d *dispatch) run(ins instruction) error {
-	args := commandArgs(ins)
+	flags, err := parseFlags(ins.flags, runFlags)
+	if err != nil {
+		return err
+	}
+	args := d.commandArgs(ins)
+	if len(ins.heredocs) > 0 {
+		if args, err = d.heredocCommand(ins); err != nil {
+			return err
+		}
+	}
 	if len(args) == 0 {
 		return syntaxErrorf("requires at least one argument")
+	}
+	network := d.c.opt.Network
+	if v, ok := flags.get("network"); ok {
+		switch v {
+		case "default":
+		case "none":
+			network = llb.NetworkNone
+		case "host":
+			network = llb.NetworkHost
+		default:
+			return syntaxErrorf("--network=%s: want default, none or host", v)
+		}
+	}
+	mounts, extra, err := d.mounts(ins, flags["mount"])
+	if err != nil {
+		return err
 	}
 	op := &llb.ExecOp{
 		Args:    args,
 		Env:     d.scope.runEnv(),
 		Cwd:     d.cwd(),
 		User:    d.image.Config.User,
-		Network: d.c.opt.Network,
+		Network: network,
+		Mounts:  mounts,
 	}
 	d.history("RUN "+d.scope.historyArgs()+strings.Join(args, " ")+" # buildkit", true)
-	d.state = llb.NewVertex(op, d.meta(ins), d.state)
+	d.state = llb.NewVertex(op, d.meta(ins), append([]*llb.Vertex{d.state}, extra...)...)
 	return nil
 }

@@ -21,7 +21,9 @@ type plainStep struct {
 	cached bool
 	done   bool
 	err    string
-	output []string
+	// rebuilt is why the step was not cached ("#N REBUILT: …"), if said.
+	rebuilt string
+	output  []string
 	// header and end are the indexes in the log of the step's first line
 	// and of its DONE (or ERROR) line, -1 when absent.
 	header, end int
@@ -51,6 +53,8 @@ func parsePlain(stderr string) *plainLog {
 			s.cached = true
 		case strings.HasPrefix(rest, "DONE"):
 			s.done, s.end = true, i
+		case strings.HasPrefix(rest, "REBUILT:"):
+			s.rebuilt = strings.TrimSpace(strings.TrimPrefix(rest, "REBUILT:"))
 		case strings.HasPrefix(rest, "ERROR:"):
 			s.err, s.end = strings.TrimSpace(strings.TrimPrefix(rest, "ERROR:")), i
 		default:
