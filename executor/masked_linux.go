@@ -31,7 +31,7 @@ var (
 func maskPaths() error {
 	null, err := unix.Open("/dev/null", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open /dev/null: %w", err)
+		return fmt.Errorf("masked paths: open /dev/null (is something mounted over / or /dev?): %w", err)
 	}
 	defer unix.Close(null)
 	var st unix.Stat_t
