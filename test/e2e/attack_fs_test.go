@@ -361,8 +361,8 @@ func TestAttackTarEscape(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, stderr, code := kiln(t, root, "load", "-i", p)
-		if code != 0 && strings.Contains(stderr, "unknown command") {
-			t.Skipf("kiln load does not exist yet (%s): this test is written and runs once it does", lastLine(stderr))
+		if code != 0 && strings.Contains(stderr, `unknown command "load"`) {
+			t.Skip(`kiln load does not exist yet (unknown command "load"): this test is written and runs once it does`)
 		}
 		if code == 0 {
 			kiln(t, root, "run", "--rm", "evil:latest", "true")
