@@ -372,8 +372,9 @@ func TestAttackTarEscape(t *testing.T) {
 }
 
 // TestAttackSecretLeak: a --mount=type=secret's content never reaches a
-// layer, the config, the history, the cache or the progress output: no
-// file anywhere in the store holds it, and the image cannot read it back.
+// layer, the config, the history, the cache, a cache export or the progress
+// output: no file anywhere in the store or the export holds it, and the
+// image cannot read it back.
 func TestAttackSecretLeak(t *testing.T) {
 	root := newBusyboxRoot(t)
 	requireMounts(t, root)
@@ -383,9 +384,11 @@ func TestAttackSecretLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := newContext(t, map[string]string{
-		"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=tok cat /run/secrets/tok | wc -c\n",
+		"Dockerfile": fmt.Sprintf("FROM busybox\nRUN --mount=type=secret,id=tok test $(wc -c < /run/secrets/tok) -eq %d && echo secret-seen\n", len(secret)),
 	})
-	stdout, stderr, code := kiln(t, root, "build", "--progress", "plain", "--secret", "id=tok,src="+src, "-t", "withsecret", dir)
+	export := filepath.Join(t.TempDir(), "cache-export")
+	stdout, stderr, code := kiln(t, root, "build", "--progress", "plain", "--secret", "id=tok,src="+src, "-t", "withsecret",
+		"--cache-to", "type=local,dest="+export+",mode=max", dir)
 	if code != 0 && strings.Contains(stderr, "unknown flag") {
 		t.Skipf("kiln build --secret is not merged yet (%s)", lastLine(stderr))
 	}
@@ -395,21 +398,26 @@ func TestAttackSecretLeak(t *testing.T) {
 	if strings.Contains(stdout+stderr, secret) {
 		t.Errorf("build output holds the secret")
 	}
+	if !strings.Contains(stderr, "secret-seen") {
+		t.Errorf("build: got stderr %q, want the RUN to have read the secret", stderr)
+	}
 	out, _, _ := kiln(t, root, "run", "--rm", "withsecret", "sh", "-c", "cat /run/secrets/tok 2>/dev/null; ls /run/secrets 2>/dev/null; true")
 	if strings.Contains(out, secret) || strings.Contains(out, "tok") {
 		t.Errorf("kiln run: got %q, want no /run/secrets/tok in the image", out)
 	}
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
+	for _, tree := range []string{root, export} {
+		err := filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err == nil && strings.Contains(string(b), secret) {
+				t.Errorf("file %s (store or cache export) holds the secret", p)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		b, err := os.ReadFile(p)
-		if err == nil && strings.Contains(string(b), secret) {
-			t.Errorf("store file %s holds the secret", p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
