@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -104,6 +105,25 @@ func (c *secConfig) afterCreds() error {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
 	return nil
+}
+
+// becomeUser switches to u keeping the capabilities c allows:
+// beforeCreds, setgroups, setgid, setuid, afterCreds.
+func (c *secConfig) becomeUser(u execUser) error {
+	if err := c.beforeCreds(); err != nil {
+		return err
+	}
+	// syscall's set*id apply to every thread of the process.
+	if err := syscall.Setgroups(u.Sgids); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(u.GID); err != nil {
+		return fmt.Errorf("setgid %d: %w", u.GID, err)
+	}
+	if err := syscall.Setuid(u.UID); err != nil {
+		return fmt.Errorf("setuid %d: %w", u.UID, err)
+	}
+	return c.afterCreds()
 }
 
 func (c *secConfig) beforeExec() error {

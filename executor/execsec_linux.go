@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // kiln exec starts its process from a helper that joined the container's
@@ -27,19 +26,7 @@ func (c *secConfig) confineHelper(u execUser) error {
 	if c == nil {
 		return fmt.Errorf("%w: no security settings", ErrInvalidSpec)
 	}
-	if err := c.beforeCreds(); err != nil {
-		return err
-	}
-	if err := syscall.Setgroups(u.Sgids); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
-	}
-	if err := syscall.Setgid(u.GID); err != nil {
-		return fmt.Errorf("setgid %d: %w", u.GID, err)
-	}
-	if err := syscall.Setuid(u.UID); err != nil {
-		return fmt.Errorf("setuid %d: %w", u.UID, err)
-	}
-	if err := c.afterCreds(); err != nil {
+	if err := c.becomeUser(u); err != nil {
 		return err
 	}
 	return c.beforeExec()

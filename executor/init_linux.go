@@ -297,20 +297,7 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	if err := os.Chdir(c.Cwd); err != nil {
 		return fmt.Errorf("chdir %s: %w", c.Cwd, err)
 	}
-	if err := sec.beforeCreds(); err != nil {
-		return err
-	}
-	// syscall's set*id apply to every thread of the process.
-	if err := syscall.Setgroups(u.Sgids); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
-	}
-	if err := syscall.Setgid(u.GID); err != nil {
-		return fmt.Errorf("setgid %d: %w", u.GID, err)
-	}
-	if err := syscall.Setuid(u.UID); err != nil {
-		return fmt.Errorf("setuid %d: %w", u.UID, err)
-	}
-	if err := sec.afterCreds(); err != nil {
+	if err := sec.becomeUser(u); err != nil {
 		return err
 	}
 	// Changing credentials cleared the parent-death signal; re-arm it so a
