@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	if workDir != "" {
 		os.RemoveAll(workDir)
 	}
+	for _, d := range benchTemps {
+		os.RemoveAll(d)
+	}
 	os.Exit(code)
 }
 

@@ -24,4 +24,20 @@ var (
 	// ErrInvalidImage reports a manifest or config that is not a single
 	// platform image kiln can read.
 	ErrInvalidImage = errors.New("invalid image")
+	// ErrUnknownCompression reports a compression other than gzip, zstd
+	// and uncompressed.
+	ErrUnknownCompression = errors.New("unknown compression")
+	// ErrDigestMismatch reports content that does not hash to the digest
+	// that names it (a blob, a config's diff ID).
+	ErrDigestMismatch = errors.New("digest mismatch")
+	// ErrUnsafeLink reports a hard link whose target is not an earlier
+	// file of the same layer, or an entry written through a symlink of its
+	// own layer.
+	ErrUnsafeLink = errors.New("link escapes layer")
+	// ErrDevice reports a device node in a layer that this process cannot
+	// create (it is not root).
+	ErrDevice = errors.New("device node cannot be created")
+	// ErrInvalidArchive reports an image archive kiln cannot read: neither
+	// a docker-archive nor an OCI layout, or one with missing pieces.
+	ErrInvalidArchive = errors.New("invalid image archive")
 )

@@ -43,13 +43,16 @@ func ExtractLayer(ctx context.Context, r io.Reader, dir string) error {
 	if err := prepareRoot(root); err != nil {
 		return fmt.Errorf("extract layer: %w", err)
 	}
+	return extract(ctx, r, &extractor{root: root, dirTimes: make(map[string]time.Time)})
+}
+
+func extract(ctx context.Context, r io.Reader, x *extractor) error {
 	rd, err := decompress(r)
 	if err != nil {
 		return fmt.Errorf("extract layer: %w", err)
 	}
 	defer rd.Close()
 
-	x := &extractor{root: root, dirTimes: make(map[string]time.Time)}
 	tr := tar.NewReader(rd)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -132,6 +135,11 @@ type extractor struct {
 	root     string
 	dirTimes map[string]time.Time // directory → mtime, set at the end
 	dirOrder []string
+	// apply, set by ApplyLayer, carries out whiteouts instead of
+	// converting them; created holds the paths this layer wrote, which an
+	// opaque whiteout of their directory keeps.
+	apply   bool
+	created map[string]bool
 }
 
 // cleanName returns name cleaned and relative to the root ("" for the root
@@ -254,6 +262,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	default:
 		return fmt.Errorf("type %q: %w", hdr.Typeflag, ErrUnsupportedEntry)
 	}
+	if x.created != nil {
+		x.created[target] = true
+	}
 	return x.applyMeta(target, hdr)
 }
 
@@ -291,6 +302,9 @@ func (x *extractor) resolveLink(linkname string) (string, error) {
 
 // whiteout converts an OCI whiteout entry into overlay form.
 func (x *extractor) whiteout(hdr *tar.Header, parent, base string) error {
+	if x.apply {
+		return x.applyWhiteout(parent, base)
+	}
 	if base == whiteoutOpaque {
 		return setXattr(parent, xattrOpaque, []byte("y"))
 	}

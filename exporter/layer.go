@@ -3,17 +3,14 @@ package exporter
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/klauspost/pgzip"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -54,55 +51,43 @@ const gzipBlockSize = 1 << 20
 // directories get a ".wh..wh..opq" entry. Of the xattrs only
 // security.capability is kept, as docker does; overlay's own are never
 // written. Sockets are skipped.
-func WriteLayer(ctx context.Context, bs BlobStore, dir string) (LayerBlob, error) {
-	pr, pw := io.Pipe()
-	type result struct {
+func WriteLayer(ctx context.Context, bs BlobStore, dir string, opts ...LayerOption) (LayerBlob, error) {
+	var lo layerOptions
+	for _, o := range opts {
+		o(&lo)
+	}
+	var (
 		diffID  digest.Digest
 		entries int
-		err     error
-	}
-	done := make(chan result, 1)
-	go func() {
-		var res result
-		res.diffID, res.entries, res.err = writeLayerStream(ctx, dir, pw)
-		pw.CloseWithError(res.err) // nil closes with io.EOF
-		done <- res
-	}()
-	d, size, putErr := bs.PutBlob(pr)
-	// If the store stopped reading early, unblock the writer.
-	pr.CloseWithError(io.ErrClosedPipe)
-	res := <-done
-	if res.err != nil && !(putErr != nil && errors.Is(res.err, io.ErrClosedPipe)) {
-		return LayerBlob{}, fmt.Errorf("write layer: %w", res.err)
-	}
-	if putErr != nil {
-		return LayerBlob{}, fmt.Errorf("write layer: store blob: %w", putErr)
+	)
+	d, size, err := putStream(bs, func(w io.Writer) error {
+		var err error
+		diffID, entries, err = writeLayerStream(ctx, dir, w, lo)
+		return err
+	})
+	if err != nil {
+		return LayerBlob{}, fmt.Errorf("write layer: %w", err)
 	}
 	return LayerBlob{
-		DiffID: res.diffID,
+		DiffID: diffID,
 		Blob: ocispec.Descriptor{
-			MediaType: ocispec.MediaTypeImageLayerGzip,
+			MediaType: lo.comp.MediaType(),
 			Digest:    d,
 			Size:      size,
 		},
-		Empty: res.entries == 0,
+		Empty: entries == 0,
 	}, nil
 }
 
 // writeLayerStream writes the compressed layer of dir to w and returns the
 // digest of the uncompressed tar and the number of entries.
-func writeLayerStream(ctx context.Context, dir string, w io.Writer) (digest.Digest, int, error) {
-	gz, err := pgzip.NewWriterLevel(w, pgzip.DefaultCompression)
+func writeLayerStream(ctx context.Context, dir string, w io.Writer, lo layerOptions) (digest.Digest, int, error) {
+	// NewCompressor's gzip is pgzip with a fixed block size and an empty
+	// header (mtime 0, no name): the output depends on the tree alone.
+	gz, err := NewCompressor(w, lo.comp, lo.level)
 	if err != nil {
 		return "", 0, err
 	}
-	if err := gz.SetConcurrency(gzipBlockSize, runtime.GOMAXPROCS(0)); err != nil {
-		return "", 0, err
-	}
-	// pgzip writes ModTime.Unix() unconditionally, and the zero time.Time
-	// is not the Unix epoch: set the epoch so the header's mtime is 0.
-	gz.ModTime = time.Unix(0, 0)
-	gz.Name = ""
 
 	digester := digest.SHA256.Digester()
 	lw := &layerWriter{
@@ -110,6 +95,7 @@ func writeLayerStream(ctx context.Context, dir string, w io.Writer) (digest.Dige
 		root:  dir,
 		tw:    tar.NewWriter(io.MultiWriter(digester.Hash(), gz)),
 		links: make(map[fileID]string),
+		epoch: lo.epoch,
 	}
 	if err := lw.walk(""); err != nil {
 		gz.Close()
@@ -133,6 +119,7 @@ type layerWriter struct {
 	tw      *tar.Writer
 	links   map[fileID]string // first path written for each multiply linked inode
 	entries int
+	epoch   *time.Time // SOURCE_DATE_EPOCH: later mtimes are clamped to it
 }
 
 type dirEntry struct {
@@ -212,6 +199,9 @@ func (lw *layerWriter) writeEntry(rel, out string, st fileStat) error {
 		Uid:     st.uid,
 		Gid:     st.gid,
 		ModTime: st.mtime.Truncate(time.Second),
+	}
+	if lw.epoch != nil && hdr.ModTime.After(*lw.epoch) {
+		hdr.ModTime = *lw.epoch
 	}
 	if isWhiteout(st) {
 		// Whiteouts in overlay may share one inode (the kernel links them

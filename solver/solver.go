@@ -48,6 +48,9 @@ type Options struct {
 	NoCache    bool   // run every step; results are still recorded
 	Hostname   string // hostname inside RUN steps
 	Sink       Sink   // progress events; nil discards them
+	// SourceDateEpoch, if set, clamps layer mtimes to it and is part of
+	// every step's cache key (a layer cached without it has other mtimes).
+	SourceDateEpoch *time.Time
 	// Secrets are RUN --mount=type=secret contents by id. They reach the
 	// executor only: never a layer, a cache key or an event.
 	Secrets map[string][]byte
@@ -246,6 +249,7 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 	if err != nil {
 		return fail(err, nil)
 	}
+	key = st.epochKey(key)
 	base := inputs[0].layers
 	if !st.opt.NoCache {
 		r, ok, unlock, err := st.lookup(ctx, key)
@@ -313,7 +317,7 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 		return fail(err, logs.tail())
 	}
 
-	blob, err := exporter.WriteLayer(ctx, st.store, rootfs.Upper)
+	blob, err := exporter.WriteLayer(ctx, st.store, rootfs.Upper, st.layerOptions()...)
 	if err != nil {
 		return fail(err, nil)
 	}

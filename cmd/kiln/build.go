@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/kiln-build/kiln/cache"
 	"github.com/kiln-build/kiln/executor"
 	"github.com/kiln-build/kiln/exporter"
+	"github.com/kiln-build/kiln/exporter/registry"
 	"github.com/kiln-build/kiln/frontend/dockerfile"
 	"github.com/kiln-build/kiln/llb"
 	"github.com/kiln-build/kiln/solver"
@@ -35,6 +37,8 @@ type buildFlags struct {
 	network   string
 	iidfile   string
 	printLLB  bool
+	outputs   []string
+	pull      string
 	secrets   []string
 	cache     cacheFlags
 }
@@ -60,6 +64,9 @@ func newBuildCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.network, "network", "default", "network for RUN steps: default, none or host")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
 	fl.BoolVar(&f.printLLB, "print-llb", false, "print the build graph and exit")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "output (type=oci|docker|local|tar|image,dest=PATH,…; see buildx); repeatable")
+	fl.StringVar(&f.pull, "pull", "missing", "pull FROM images: always, missing or never")
+	fl.Lookup("pull").NoOptDefVal = "always"
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR); repeatable")
 	addCacheFlags(fl, &f.cache)
 	return c
@@ -94,6 +101,17 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		}
 	}
 	args, err := parseBuildArgs(f.buildArgs)
+	if err != nil {
+		return err
+	}
+	outputs, err := parseOutputs(f.outputs)
+	if err != nil {
+		return err
+	}
+	if f.pull != "always" && f.pull != "missing" && f.pull != "never" {
+		return fmt.Errorf("--pull: %q is not one of always, missing, never", f.pull)
+	}
+	epoch, err := sourceDateEpoch(args)
 	if err != nil {
 		return err
 	}
@@ -132,7 +150,7 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		BuildArgs: args,
 		Excludes:  excludes,
 		Network:   network,
-		Resolver:  resolver{store},
+		Resolver:  resolver{store: store, g: g, pull: f.pull, quiet: f.progress == "quiet"},
 	})
 	if err != nil {
 		return err
@@ -157,11 +175,12 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		prog.warn(w)
 	}
 	layers, err := solver.New(store, executor.New(executor.WithTempDir(store.TempDir))).Solve(ctx, res.Root, solver.Options{
-		ContextDir: contextDir,
-		NoCache:    f.noCache,
-		Sink:       prog.event,
-		Secrets:    secrets,
-		Explain:    cb.explainer,
+		ContextDir:      contextDir,
+		NoCache:         f.noCache,
+		Sink:            prog.event,
+		SourceDateEpoch: epoch,
+		Secrets:         secrets,
+		Explain:         cb.explainer,
 	})
 	prog.close()
 	if err != nil {
@@ -170,7 +189,10 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 	if err := cb.finish(ctx, prog, layers); err != nil {
 		return err
 	}
-	desc, err := exporter.WriteImage(ctx, store, res.Image, layers)
+	if epoch != nil {
+		applyEpoch(&res.Image, *epoch)
+	}
+	desc, err := exporter.WriteImage(ctx, store, res.Image, layers, dockerFields(res.Config.Config))
 	if err != nil {
 		return fmt.Errorf("export image: %w", err)
 	}
@@ -189,6 +211,9 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		if err := store.Tag(t, desc); err != nil {
 			return fmt.Errorf("tag %s: %w", t, err)
 		}
+	}
+	if err := g.export(ctx, store, desc, outputs, tags); err != nil {
+		return err
 	}
 	if f.iidfile != "" {
 		if err := os.WriteFile(f.iidfile, []byte(id.String()), 0o644); err != nil {
@@ -294,19 +319,77 @@ func readIgnore(paths ...string) ([]string, error) {
 }
 
 // resolver lets the frontend find images in the store.
-type resolver struct{ store *cache.Store }
+// With pull "always" or "missing" (and the image absent) it pulls.
+type resolver struct {
+	store *cache.Store
+	g     *globals
+	pull  string
+	quiet bool
+}
 
 func (r resolver) ResolveImage(ctx context.Context, ref string) (digest.Digest, ocispec.Image, error) {
+	dgst, img, err := r.ResolveConfig(ctx, ref)
+	return dgst, img.OCI(), err
+}
+
+// ResolveConfig returns the whole config, Docker's fields (ONBUILD,
+// HEALTHCHECK, SHELL) included, so FROM can run a base image's triggers.
+func (r resolver) ResolveConfig(ctx context.Context, ref string) (digest.Digest, dockerfile.Image, error) {
+	var img dockerfile.Image
 	desc, err := r.store.Resolve(ref)
+	if r.pull == "always" || r.pull == "missing" && errors.Is(err, cache.ErrNotFound) {
+		desc, err = r.pullImage(ctx, ref)
+	}
 	if errors.Is(err, cache.ErrNotFound) {
-		return "", ocispec.Image{}, fmt.Errorf("%w: %w (kiln cannot pull from registries yet)", dockerfile.ErrImageNotFound, err)
+		return "", img, fmt.Errorf("%w: %w (--pull=never)", dockerfile.ErrImageNotFound, err)
 	}
 	if err != nil {
-		return "", ocispec.Image{}, err
+		return "", img, err
 	}
-	_, img, err := exporter.ReadImage(ctx, r.store, desc.Digest)
+	raw, err := rawConfig(ctx, r.store, desc.Digest)
 	if err != nil {
-		return "", ocispec.Image{}, err
+		return "", img, err
+	}
+	if err := json.Unmarshal(raw, &img); err != nil {
+		return "", img, fmt.Errorf("image %s: config: %w", ref, err)
 	}
 	return desc.Digest, img, nil
+}
+
+// rawConfig returns an image's config blob as stored, with every field
+// image-spec does not know about.
+func rawConfig(ctx context.Context, store *cache.Store, manifest digest.Digest) ([]byte, error) {
+	m, _, err := exporter.ReadImage(ctx, store, manifest)
+	if err != nil {
+		return nil, err
+	}
+	return store.ReadBlob(m.Config.Digest)
+}
+
+// dockerFields are the config fields image-spec has no place for, to be
+// stored beside the OCI ones as Docker does.
+func dockerFields(c dockerfile.ImageConfig) exporter.ImageOption {
+	fields := map[string]any{}
+	if c.Healthcheck != nil {
+		fields["Healthcheck"] = c.Healthcheck
+	}
+	if len(c.OnBuild) > 0 {
+		fields["OnBuild"] = c.OnBuild
+	}
+	if len(c.Shell) > 0 {
+		fields["Shell"] = c.Shell
+	}
+	return exporter.WithConfigFields(fields)
+}
+
+func (r resolver) pullImage(ctx context.Context, ref string) (ocispec.Descriptor, error) {
+	var progress io.Writer = os.Stderr
+	if r.quiet {
+		progress = nil
+	}
+	desc, err := r.g.pullImage(ctx, r.store, ref, progress)
+	if errors.Is(err, registry.ErrNotFound) {
+		return desc, fmt.Errorf("%w: %w", dockerfile.ErrImageNotFound, err)
+	}
+	return desc, err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -31,6 +32,13 @@ func newImagesCommand(g *globals) *cobra.Command {
 			images, err := store.Images()
 			if err != nil {
 				return err
+			}
+			dangling, err := store.Dangling()
+			if err != nil {
+				return err
+			}
+			for _, d := range dangling {
+				images = append(images, cache.Image{Manifest: d}) // shown as <none> <none>
 			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 			if !quiet {
@@ -116,13 +124,19 @@ func newInspectCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			_, img, err := exporter.ReadImage(c.Context(), store, desc.Digest)
+			// The stored config as it is, so Docker's fields beyond
+			// image-spec (Healthcheck, OnBuild, Shell) show too.
+			raw, err := rawConfig(c.Context(), store, desc.Digest)
 			if err != nil {
 				return err
 			}
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(img)
+			var out bytes.Buffer
+			if err := json.Indent(&out, raw, "", "  "); err != nil {
+				return fmt.Errorf("image %s: config: %w", args[0], err)
+			}
+			out.WriteByte('\n')
+			_, err = out.WriteTo(os.Stdout)
+			return err
 		},
 	}
 }

@@ -19,7 +19,8 @@ type exitError struct{ code int }
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 type globals struct {
-	root string
+	root     string
+	insecure []string // --insecure-registry
 }
 
 // open opens the store at --root (or $KILN_ROOT, or /var/lib/kiln).
@@ -66,6 +67,7 @@ func newRootCommand() *cobra.Command {
 		defRoot = "/var/lib/kiln"
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", defRoot, "directory of kiln's state (env KILN_ROOT)")
+	root.PersistentFlags().StringArrayVar(&g.insecure, "insecure-registry", nil, "reach this registry (HOST[:PORT]) over plain HTTP or unverified TLS, as loopback registries always are; repeatable")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath())
 	})
@@ -76,6 +78,14 @@ func newRootCommand() *cobra.Command {
 		newInspectCommand(g),
 		newRmiCommand(g),
 		newTagCommand(g),
+		newSaveCommand(g),
+		newLoadCommand(g),
+		newImportCommand(g),
+		newHistoryCommand(g),
+		newPullCommand(g),
+		newPushCommand(g),
+		newLoginCommand(g),
+		newLogoutCommand(g),
 		newCreateCommand(g),
 		newStartCommand(g),
 		newStopCommand(g),
