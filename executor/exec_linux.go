@@ -126,7 +126,11 @@ func initExec(c *execConfig, enc *json.Encoder) error {
 		return err
 	}
 	env := containerEnv(c.Env, u.Home, c.Tty)
-	if fi, err := os.Stat(c.Cwd); err != nil || !fi.IsDir() {
+	// The helper changes directory itself, on its own fs context, and the
+	// process inherits it: resolved by the forked child instead,
+	// /proc/self/fd/N would name the helper's fds, which include host
+	// directories until exec closes them (CVE-2024-21626).
+	if err := os.Chdir(c.Cwd); err != nil {
 		return &kindError{msg: fmt.Sprintf("chdir %s: no such directory in the container", c.Cwd), kind: ErrInvalidSpec}
 	}
 	path, err := lookPath(c.Args[0], lookupEnv(env, "PATH"))
@@ -134,7 +138,7 @@ func initExec(c *execConfig, enc *json.Encoder) error {
 		return err
 	}
 	cmd := &exec.Cmd{
-		Path: path, Args: c.Args, Env: env, Dir: c.Cwd,
+		Path: path, Args: c.Args, Env: env,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
 			// The helper itself becomes the user (confineHelper), so the

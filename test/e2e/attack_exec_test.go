@@ -56,6 +56,17 @@ func TestAttackExec(t *testing.T) {
 			t.Errorf("exec: read a mknod'd block device: got %q bytes, want none", strings.TrimSpace(out))
 		}
 	}
+	// CVE-2024-21626 through exec: the working directory names an fd.
+	// /evil exists in the container only: ../../… from a cwd on the host
+	// would not find it.
+	for n := 3; n <= 20; n++ {
+		for _, w := range []string{fmt.Sprintf("/proc/self/fd/%d", n), fmt.Sprintf("/proc/thread-self/fd/%d", n)} {
+			out, _, _ := kiln(t, root, "exec", "-w", w, "plain", "sh", "-c", "test -e ../../../../../../../../../evil || echo ESC\"\"APED")
+			if strings.Contains(out, "ESCAPED") {
+				t.Errorf("exec -w %s: the process's cwd is outside the container", w)
+			}
+		}
+	}
 	// The runtime through #!/proc/self/exe, while the container runs.
 	if _, _, code := kiln(t, root, "exec", "plain", "/evil"); code == 0 {
 		t.Errorf("exec of a #!/proc/self/exe script: got exit status 0, want a failure")
