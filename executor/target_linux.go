@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -110,6 +111,12 @@ func mkdirAllInRoot(root, p string) error {
 	defer r.Close()
 	d, err := pathrs.MkdirAllHandle(r, p, 0o755)
 	if err != nil {
+		// The error names host paths (the run's directory, and whatever
+		// a /proc/self/fd/N resolved to): say only what went wrong.
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			return errno
+		}
 		return err
 	}
 	return d.Close()
