@@ -18,6 +18,7 @@
 //	                     step keys and inputs, for `kiln build --explain`
 //	history/files/       COPY selections by checksum, to name changed files
 //	locks/<key>.lock     held while a step runs, so concurrent builds run it once
+//	origins/<blob hex>   registry repositories the blob is known to be in (push mounts)
 //	config.toml          settings (gc-keep-storage = "10GB"); see Config
 //	containers/          containers of `kiln run`
 //	tmp/<session>/       one per open Store; everything is written here first

@@ -615,3 +615,26 @@ func TestTagMoveKeepsOldImageByID(t *testing.T) {
 		t.Fatalf("got %d index entries, want 2 (app and the old image, once each)", got)
 	}
 }
+
+func TestBlobOrigins(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	d := digest.FromString("layer")
+	if got, err := s.BlobOrigins(d); err != nil || len(got) != 0 {
+		t.Fatalf("BlobOrigins of an unknown blob: got %v, %v; want none", got, err)
+	}
+	for _, r := range []string{"reg:5000/a", "reg:5000/b", "reg:5000/a"} {
+		if err := s.AddBlobOrigin(d, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.BlobOrigins(d)
+	if err != nil || strings.Join(got, ",") != "reg:5000/a,reg:5000/b" {
+		t.Fatalf("got %v, %v; want [reg:5000/a reg:5000/b]", got, err)
+	}
+	if err := s.AddBlobOrigin(d, "bad\nrepo"); err == nil {
+		t.Errorf("AddBlobOrigin with a newline: got no error, want one")
+	}
+	if _, err := s.BlobOrigins("sha256:../../x"); err == nil {
+		t.Errorf("BlobOrigins of an invalid digest: got no error, want one")
+	}
+}

@@ -118,6 +118,7 @@ func isFrozen(cg cgroup) (bool, error) {
 // RemoveCgroup removes the container's cgroup, which must have no process
 // left; a missing one is not an error.
 func RemoveCgroup(id string) error {
+	lerr := RemoveLimits(id)
 	cg, err := cgroupOf(id)
 	if err != nil {
 		return nil
@@ -125,5 +126,5 @@ func RemoveCgroup(id string) error {
 	if err := os.Remove(cg.dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove cgroup: %w", err)
 	}
-	return nil
+	return lerr
 }

@@ -36,6 +36,8 @@ type Config struct {
 	// Lower lists the layer directories, bottom first. A garbage collector
 	// must keep them while the container exists.
 	Lower []string
+	// Limits are the resource limits every start applies.
+	Limits Limits `json:",omitempty"`
 	// Security is what --cap-add, --cap-drop, --privileged and
 	// --security-opt made of the container, a seccomp profile's content
 	// included: start, restart and exec apply it as it was at create.

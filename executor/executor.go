@@ -49,6 +49,8 @@ type Spec struct {
 	// Execed, if set, is called once the container's command has been
 	// found and is being executed: errors after it are the command's own.
 	Execed func()
+	// Rlimits are set in the container before its command runs (--ulimit).
+	Rlimits []Rlimit
 	// Security limits what the process may do; the zero value is Docker's
 	// default confinement.
 	Security Security

@@ -70,6 +70,8 @@ type runConfig struct {
 	// Mounts are RUN --mount's, in mount order (see mount_linux.go).
 	Mounts []Mount
 
+	Rlimits []Rlimit `json:",omitempty"`
+
 	// Security is what the container may do (caps_linux.go).
 	Security *secConfig
 }
@@ -296,6 +298,9 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	env := containerEnv(c.Env, u.Home, c.Tty)
 	if err := os.Chdir(c.Cwd); err != nil {
 		return fmt.Errorf("chdir %s: %w", c.Cwd, err)
+	}
+	if err := setRlimits(c.Rlimits); err != nil {
+		return err
 	}
 	if err := sec.becomeUser(u); err != nil {
 		return err

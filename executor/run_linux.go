@@ -39,7 +39,7 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	cfg := &runConfig{
 		Dir: dir, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User,
 		Hostname: s.Hostname, NewNet: s.Network == "none", Tty: s.Tty,
-		Mounts: childMounts(s.Mounts),
+		Mounts: childMounts(s.Mounts), Rlimits: s.Rlimits,
 	}
 	if cfg.Security, err = s.Security.resolve(); err != nil {
 		return err

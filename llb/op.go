@@ -107,3 +107,18 @@ func (*LocalOp) Kind() string  { return "local" }
 func (*ExecOp) Kind() string   { return "exec" }
 func (*CopyOp) Kind() string   { return "copy" }
 func (*HTTPOp) Kind() string   { return "http" }
+func (*InlineOp) Kind() string { return "inline" }
+
+// InlineOp is a filesystem of files whose content is part of the op itself,
+// such as a COPY <<EOF here-document. Its result is one layer holding them,
+// for a CopyOp to take.
+type InlineOp struct {
+	Files []InlineFile `json:"files"`
+}
+
+// InlineFile is one file of an InlineOp.
+type InlineFile struct {
+	Name string `json:"name"` // a single path element
+	Data string `json:"data"`
+	Mode uint32 `json:"mode"` // permission bits
+}

@@ -16,8 +16,6 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 
-	"github.com/kiln-build/kiln/cache"
-	"github.com/kiln-build/kiln/exporter"
 	"github.com/kiln-build/kiln/llb"
 )
 
@@ -104,20 +102,12 @@ func (st *state) http(ctx context.Context, v *llb.Vertex, op *llb.HTTPOp) (resul
 			return r, nil
 		}
 	}
-	blob, err := exporter.WriteLayer(ctx, st.store, diff)
+	r, err := st.commitSource(ctx, diff, k.digest())
 	if err != nil {
-		return fail(err)
-	}
-	l, err := st.store.AddLayer(diff, cache.Layer{ChainID: blob.DiffID, DiffID: blob.DiffID, Blob: blob.Blob, Empty: blob.Empty})
-	if err != nil {
-		return fail(err)
-	}
-	key := k.digest()
-	if err := st.store.PutCacheRecord(key, cache.Record{Layers: []digest.Digest{l.ChainID}}); err != nil {
 		return fail(err)
 	}
 	st.emit(v, Done, nil)
-	return result{key: key, layers: []cache.Layer{l}}, nil
+	return r, nil
 }
 
 // cached returns the result recorded under key, if any.

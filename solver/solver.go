@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kiln-build/kiln/cache"
+	"github.com/kiln-build/kiln/container"
 	"github.com/kiln-build/kiln/executor"
 	"github.com/kiln-build/kiln/exporter"
 	"github.com/kiln-build/kiln/llb"
@@ -57,6 +58,8 @@ type Options struct {
 	// Explain, when set, records each step's key inputs and says in the
 	// Started event's Reason why a step was not cached.
 	Explain *Explainer
+	// Limits apply to every RUN, each in a cgroup of its own (see limits.go).
+	Limits container.Limits
 }
 
 // Solver runs DAGs against a store and an executor.
@@ -172,6 +175,8 @@ func (st *state) run(ctx context.Context, v *llb.Vertex) (result, error) {
 		return st.source(ctx, v, op)
 	case *llb.ExecOp, *llb.CopyOp:
 		return st.step(ctx, v, inputs)
+	case *llb.InlineOp:
+		return st.inline(ctx, v, op)
 	case *llb.HTTPOp:
 		return st.http(ctx, v, op)
 	default:
@@ -287,7 +292,7 @@ func (st *state) step(ctx context.Context, v *llb.Vertex, inputs []result) (resu
 			return fail(merr, nil)
 		}
 		defer release()
-		err = st.exec.Run(ctx, executor.Spec{
+		err = st.runLimited(ctx, executor.Spec{
 			Mounts:   mounts,
 			Rootfs:   rootfs,
 			Args:     op.Args,

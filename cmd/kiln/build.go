@@ -41,6 +41,7 @@ type buildFlags struct {
 	pull      string
 	secrets   []string
 	cache     cacheFlags
+	limits    limitFlags // for every RUN
 }
 
 func newBuildCommand(g *globals) *cobra.Command {
@@ -67,6 +68,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "output (type=oci|docker|local|tar|image,dest=PATH,…; see buildx); repeatable")
 	fl.StringVar(&f.pull, "pull", "missing", "pull FROM images: always, missing or never")
 	fl.Lookup("pull").NoOptDefVal = "always"
+	addLimitFlags(fl, &f.limits)
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR); repeatable")
 	addCacheFlags(fl, &f.cache)
 	return c
@@ -91,6 +93,10 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		return fmt.Errorf("--progress: %q is not one of auto, plain, tty, quiet", f.progress)
 	}
 	network, err := networkMode(f.network, true)
+	if err != nil {
+		return err
+	}
+	limits, err := f.limits.parse()
 	if err != nil {
 		return err
 	}
@@ -181,6 +187,7 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 		SourceDateEpoch: epoch,
 		Secrets:         secrets,
 		Explain:         cb.explainer,
+		Limits:          limits,
 	})
 	prog.close()
 	if err != nil {

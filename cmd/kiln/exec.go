@@ -79,7 +79,8 @@ func runExec(c *cobra.Command, g *globals, f *execFlags, ref string, args []stri
 		Started: func(pid int) error {
 			// In the container's cgroup, so pause freezes it too.
 			_ = container.JoinCgroup(ctr.Config.ID, pid)
-			return nil
+			// Under its limits too: an exec must not escape --memory.
+			return container.ApplyLimits(ctr.Config.ID, pid, ctr.Config.Limits)
 		},
 	}
 	if f.interactive {

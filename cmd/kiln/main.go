@@ -93,6 +93,7 @@ func newRootCommand() *cobra.Command {
 		newRestartCommand(g),
 		newRmCommand(g),
 		newPsCommand(g),
+		newStatsCommand(g),
 		newLogsCommand(g),
 		newExecCommand(g),
 		newWaitCommand(g),

@@ -33,6 +33,8 @@ func (g *globals) registryClient(w io.Writer) (*registry.Client, error) {
 				fmt.Fprintf(w, "%s: already exists\n", short)
 			case "mounted":
 				fmt.Fprintf(w, "%s: mounted\n", short)
+			case "progress":
+				fmt.Fprintf(w, "%s: %s / %s\n", short, humanSize(e.Done), humanSize(e.Desc.Size))
 			}
 		}
 	}

@@ -41,6 +41,8 @@ type runFlags struct {
 	security    securityFlags
 
 	entrypointSet bool // --entrypoint was given, even as ""
+
+	limits limitFlags
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -75,6 +77,7 @@ func addContainerFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVar(&f.name, "name", "", "name the container (default: a random one)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy while its supervisor lives: no, on-failure[:N] or always")
 	f.security.register(fl)
+	addLimitFlags(fl, &f.limits)
 }
 
 func runRun(ctx context.Context, g *globals, f *runFlags, ref string, args []string) error {
@@ -134,6 +137,10 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 	restart, err := container.ParseRestartPolicy(f.restart)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--restart: %w", err)
+	}
+	limits, err := f.limits.parse()
+	if err != nil {
+		return nil, nil, err
 	}
 	if f.rm && restart.Name != "no" {
 		return nil, nil, errors.New("--restart and --rm: a container removed at exit cannot be restarted")
@@ -209,7 +216,7 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 		ID: id, Name: f.name, Image: ref, ImageID: iid.String(),
 		Args: argv, Env: env, Cwd: cwd, User: user, Hostname: hostname, Network: network,
 		Tty: f.tty, Interactive: f.interactive, StopSignal: cfg.StopSignal,
-		Restart: restart, AutoRemove: f.rm, Lower: lower, Security: sec,
+		Restart: restart, AutoRemove: f.rm, Lower: lower, Limits: limits, Security: sec,
 	})
 	if err != nil {
 		if errors.Is(err, container.ErrNameInUse) || errors.Is(err, container.ErrInvalidName) {

@@ -120,6 +120,9 @@ func superviseLoop(ctx context.Context, c *container.Container, sio superviseIO,
 			}
 			// Without a freezer (no cgroup fs) everything but pause works.
 			_ = container.JoinCgroup(c.Config.ID, pid)
+			if err := container.ApplyLimits(c.Config.ID, pid, c.Config.Limits); err != nil {
+				return err
+			}
 			c.State = container.State{
 				Status: container.Running, Pid: pid, StartTime: start,
 				SupervisorPid: os.Getpid(), SupervisorStart: selfStart,
@@ -197,6 +200,7 @@ func specFor(c *container.Container) executor.Spec {
 		Network:  cfg.Network,
 		Tty:      cfg.Tty,
 		Security: cfg.Security,
+		Rlimits:  cfg.Limits.Ulimits,
 	}
 }
 

@@ -58,11 +58,13 @@ type Store interface {
 	HasBlob(d digest.Digest) bool
 }
 
-// Event reports progress on one blob: "push", "exists" (skipped, the
-// other side has it), "pull", "mounted".
+// Event reports progress on one blob: "copy" (starting), "exists"
+// (skipped, the other side has it), "mounted", and for large blobs
+// "progress" with the bytes moved so far.
 type Event struct {
 	Kind string
 	Desc ocispec.Descriptor
+	Done int64 // "progress": bytes copied so far
 }
 
 // Options configure a Client.
@@ -210,19 +212,60 @@ func (c *Client) repository(ctx context.Context, r registry.Reference) (*remote.
 	return repo, nil
 }
 
-func (c *Client) copyOptions() oras.CopyGraphOptions {
+// OriginStore is a Store that also remembers which repositories hold a
+// blob (*cache.Store does), so that a push to another repository of the
+// same registry mounts the blob instead of uploading it again.
+type OriginStore interface {
+	BlobOrigins(d digest.Digest) ([]string, error)
+	AddBlobOrigin(d digest.Digest, repo string) error
+}
+
+// copyOptions reports progress and, with an OriginStore, records where
+// blobs are and mounts them across repositories on push.
+func (c *Client) copyOptions(store Store, r registry.Reference, push bool) oras.CopyGraphOptions {
 	o := oras.DefaultCopyGraphOptions
+	here := r.Registry + "/" + r.Repository
+	origins, _ := store.(OriginStore)
+	// record notes that a blob is in this repository. Origins are hints
+	// (a stale one costs a failed mount, then an upload), so a failure to
+	// record one does not fail the copy.
+	record := func(d ocispec.Descriptor) {
+		if origins != nil && !isManifest(d.MediaType) {
+			_ = origins.AddBlobOrigin(d.Digest, here)
+		}
+	}
 	o.PreCopy = func(_ context.Context, d ocispec.Descriptor) error {
 		c.opt.Progress(Event{Kind: "copy", Desc: d})
 		return nil
 	}
+	o.PostCopy = func(_ context.Context, d ocispec.Descriptor) error {
+		record(d)
+		return nil
+	}
 	o.OnCopySkipped = func(_ context.Context, d ocispec.Descriptor) error {
+		record(d)
 		c.opt.Progress(Event{Kind: "exists", Desc: d})
 		return nil
 	}
 	o.OnMounted = func(_ context.Context, d ocispec.Descriptor) error {
+		record(d)
 		c.opt.Progress(Event{Kind: "mounted", Desc: d})
 		return nil
+	}
+	if push && origins != nil {
+		o.MountFrom = func(_ context.Context, d ocispec.Descriptor) ([]string, error) {
+			known, err := origins.BlobOrigins(d.Digest)
+			if err != nil {
+				return nil, nil // no hint: upload
+			}
+			var repos []string
+			for _, k := range known {
+				if repo, ok := strings.CutPrefix(k, r.Registry+"/"); ok && k != here {
+					repos = append(repos, repo)
+				}
+			}
+			return repos, nil
+		}
 	}
 	return o
 }
@@ -264,12 +307,18 @@ func (c *Client) Pull(ctx context.Context, store Store, ref string) (ocispec.Des
 		}
 		desc = m
 	}
-	if err := oras.CopyGraph(ctx, repo, storage{store}, desc, c.copyOptions()); err != nil {
+	if err := oras.CopyGraph(ctx, repo, storage{store, c.opt.Progress}, desc, c.copyOptions(store, r, false)); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, explain(r.Registry, err))
 	}
 	desc.Annotations = nil
 	desc.URLs = nil
 	return desc, nil
+}
+
+// isManifest says whether mt is a manifest or index: those are pushed by
+// tag or digest, never mounted.
+func isManifest(mt string) bool {
+	return isIndex(mt) || mt == ocispec.MediaTypeImageManifest || mt == "application/vnd.docker.distribution.manifest.v2+json"
 }
 
 func isIndex(mt string) bool {
@@ -306,7 +355,7 @@ func (c *Client) Push(ctx context.Context, store Store, desc ocispec.Descriptor,
 	}
 	desc.Annotations = nil
 	desc.Platform = nil
-	if err := oras.CopyGraph(ctx, storage{store}, repo, desc, c.copyOptions()); err != nil {
+	if err := oras.CopyGraph(ctx, storage{store, c.opt.Progress}, repo, desc, c.copyOptions(store, r, true)); err != nil {
 		return fmt.Errorf("push %s: %w", ref, explain(r.Registry, err))
 	}
 	if err := repo.Tag(ctx, desc, r.Reference); err != nil {
@@ -353,15 +402,55 @@ func registryHost(server string) string {
 	return s
 }
 
-// storage adapts the store to oras's content.Storage.
-type storage struct{ s Store }
+// storage adapts the store to oras's content.Storage, reporting progress
+// on large blobs as they are read (push) or written (pull).
+type storage struct {
+	s        Store
+	progress func(Event)
+}
 
 func (st storage) Fetch(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
 	rc, err := st.s.OpenBlob(d.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", d.Digest, errdef.ErrNotFound, err)
 	}
-	return rc, nil
+	return struct {
+		io.Reader
+		io.Closer
+	}{st.meter(rc, d), rc}, nil
+}
+
+// Progress is reported for blobs of at least progressMin bytes, at most
+// every progressEvery.
+const (
+	progressMin   = 4 << 20
+	progressEvery = 500 * time.Millisecond
+)
+
+// meter wraps r to report how much of blob d has been read.
+func (st storage) meter(r io.Reader, d ocispec.Descriptor) io.Reader {
+	if st.progress == nil || d.Size < progressMin {
+		return r
+	}
+	return &meter{r: r, d: d, report: st.progress, last: time.Now()}
+}
+
+type meter struct {
+	r      io.Reader
+	d      ocispec.Descriptor
+	report func(Event)
+	done   int64
+	last   time.Time
+}
+
+func (m *meter) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	m.done += int64(n)
+	if now := time.Now(); now.Sub(m.last) >= progressEvery || (err == io.EOF && m.done > 0) {
+		m.last = now
+		m.report(Event{Kind: "progress", Desc: m.d, Done: m.done})
+	}
+	return n, err
 }
 
 func (st storage) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
@@ -371,7 +460,7 @@ func (st storage) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) 
 // Push stores content, which must match expected: the registry is not
 // trusted, so the digest is checked before the blob counts as stored.
 func (st storage) Push(_ context.Context, expected ocispec.Descriptor, content io.Reader) error {
-	d, n, err := st.s.PutBlob(io.LimitReader(content, expected.Size+1))
+	d, n, err := st.s.PutBlob(st.meter(io.LimitReader(content, expected.Size+1), expected))
 	if err != nil {
 		return err
 	}

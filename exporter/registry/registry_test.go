@@ -1,6 +1,13 @@
 package registry
 
-import "testing"
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
 
 func TestParseReference(t *testing.T) {
 	for _, c := range []struct{ in, registry, repo, ref string }{
@@ -33,5 +40,26 @@ func TestIsInsecure(t *testing.T) {
 		if got := c.isInsecure(host); got != want {
 			t.Errorf("isInsecure(%q): got %v, want %v", host, got, want)
 		}
+	}
+}
+
+func TestMeterReportsLargeBlobs(t *testing.T) {
+	var events []Event
+	st := storage{progress: func(e Event) { events = append(events, e) }}
+	small := ocispec.Descriptor{Size: 10}
+	if r := st.meter(strings.NewReader("0123456789"), small); r == nil {
+		t.Fatal("meter returned nil")
+	} else if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 0 {
+		t.Errorf("small blob: got %d progress events, want 0", len(events))
+	}
+	big := ocispec.Descriptor{Size: progressMin}
+	if _, err := io.Copy(io.Discard, st.meter(bytes.NewReader(make([]byte, progressMin)), big)); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) == 0 || events[len(events)-1].Done != progressMin || events[len(events)-1].Kind != "progress" {
+		t.Errorf("large blob: got events %+v, want the last to report %d bytes done", events, progressMin)
 	}
 }

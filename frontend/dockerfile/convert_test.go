@@ -178,7 +178,7 @@ func TestErrorsMatchSentinels(t *testing.T) {
 	}{
 		{"FROM scratch\nADD --keep-git-dir a /", Options{}, ErrNotSupported},
 		{"FROM scratch\nRUN --mount=type=ssh true", Options{}, ErrNotSupported},
-		{"FROM scratch\nCOPY <<EOF /x\nhi\nEOF", Options{}, ErrNotSupported},
+		{"FROM scratch\nCOPY <<EOF a.txt /x/\nhi\nEOF", Options{}, ErrNotSupported},
 		{"FROM --platform=linux/s390x scratch\n", Options{}, ErrNotSupported},
 		{"FROM scratch\nRUN --mount=type=nope true", Options{}, ErrSyntax},
 		{"FROM scratch\nADD --checksum=md5:x http://h/f /", Options{}, ErrSyntax},

@@ -38,6 +38,9 @@ type copyArgs struct {
 	flags flagValues
 	srcs  []string
 	op    *llb.CopyOp
+	// inline is the source made of the instruction's here-documents
+	// (COPY <<EOF /dest), whose names op.Src then holds; nil otherwise.
+	inline *llb.Vertex
 }
 
 // parseCopy expands the sources, destination, --chown and --chmod, and
@@ -47,11 +50,6 @@ func (d *dispatch) parseCopy(ins instruction, spec flagSpec) (*copyArgs, error) 
 	flags, err := parseFlags(ins.flags, spec)
 	if err != nil {
 		return nil, err
-	}
-	if len(ins.heredocs) > 0 {
-		// BuildKit writes the document with a FileOp mkfile; llb has no op
-		// that makes a file from data yet.
-		return nil, fmt.Errorf("heredoc as a %s source: %w", ins.cmd, ErrNotSupported)
 	}
 	words := make([]string, len(ins.args))
 	for i, a := range ins.args {
@@ -96,7 +94,42 @@ func (d *dispatch) parseCopy(ins instruction, spec flagSpec) (*copyArgs, error) 
 			return nil, err
 		}
 	}
-	return &copyArgs{flags: flags, srcs: srcs, op: op}, nil
+	ca := &copyArgs{flags: flags, srcs: srcs, op: op}
+	if len(ins.heredocs) > 0 {
+		if err := d.heredocSources(ins, ca); err != nil {
+			return nil, err
+		}
+	}
+	return ca, nil
+}
+
+// heredocSources turns the here-documents of a COPY or ADD into files of an
+// inline source, as BuildKit does: each "<<NAME" source is a file NAME with
+// the document's content, expanded unless the name was quoted.
+func (d *dispatch) heredocSources(ins instruction, ca *copyArgs) error {
+	if _, ok := ca.flags.get("from"); ok {
+		return syntaxErrorf("--from cannot be used with a here-document source")
+	}
+	if len(ca.srcs) != len(ins.heredocs) {
+		return fmt.Errorf("here-documents mixed with other sources: %w", ErrNotSupported)
+	}
+	op := &llb.InlineOp{}
+	for i, h := range ins.heredocs {
+		if !strings.HasPrefix(ca.srcs[i], "<<") {
+			return fmt.Errorf("here-documents mixed with other sources: %w", ErrNotSupported)
+		}
+		data := h.content
+		if h.chomp {
+			data = chomp(data)
+		}
+		if h.expand {
+			data = expandVars(data, d.scope.lookup)
+		}
+		op.Files = append(op.Files, llb.InlineFile{Name: h.name, Data: data, Mode: 0o644})
+		ca.op.Src = append(ca.op.Src, h.name)
+	}
+	ca.inline = llb.NewVertex(op, llb.Meta{Name: "[internal] here-document " + strings.Join(ca.op.Src, " ")})
+	return nil
 }
 
 // contextPath makes a source relative to the root it is copied from. Docker
@@ -124,6 +157,11 @@ func (d *dispatch) copy(ins instruction) error {
 	op := ca.op
 	src := d.c.context
 	from, hasFrom := ca.flags.get("from")
+	if ca.inline != nil {
+		d.history(copyHistory("COPY", from, ca.srcs, op), true)
+		d.state = llb.NewVertex(op, d.meta(ins), d.state, ca.inline)
+		return nil
+	}
 	if hasFrom {
 		if src, err = d.copyFrom(ins, from); err != nil {
 			return fmt.Errorf("--from=%s: %w", from, err)
@@ -166,6 +204,12 @@ func (d *dispatch) add(ins instruction) error {
 		return err
 	}
 	op := ca.op
+	if ca.inline != nil {
+		// A here-document is never an archive to unpack.
+		d.history(copyHistory("ADD", "", ca.srcs, op), true)
+		d.state = llb.NewVertex(op, d.meta(ins), d.state, ca.inline)
+		return nil
+	}
 	op.Extract = true
 	if v, ok := ca.flags.get("unpack"); ok {
 		op.Extract = v == "true"

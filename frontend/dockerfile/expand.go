@@ -406,3 +406,20 @@ func reverseString(s string) string {
 	}
 	return string(rs)
 }
+
+// hereVar is a reference a here-document expands: $NAME or ${NAME}, or an
+// escaped dollar.
+var hereVar = regexp.MustCompile(`\\\$|\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*`)
+
+// expandVars expands a here-document as a shell would an unquoted one:
+// variables only, quotes and everything else kept as written.
+func expandVars(s string, lookup lookupFunc) string {
+	return hereVar.ReplaceAllStringFunc(s, func(m string) string {
+		if m == `\$` {
+			return "$"
+		}
+		name := strings.Trim(m, "${}")
+		v, _ := lookup(name)
+		return v
+	})
+}

@@ -1,7 +1,6 @@
 package dockerfile
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/kiln-build/kiln/llb"
@@ -54,9 +53,9 @@ func (d *dispatch) heredocCommand(ins instruction) ([]string, error) {
 			data = chomp(data)
 		}
 		if strings.HasPrefix(data, "#!") {
-			// BuildKit writes the script to a file with a FileOp and runs
-			// it; llb has no op that makes a file from data yet.
-			return nil, fmt.Errorf("heredoc with a #! line: %w", ErrNotSupported)
+			// As BuildKit: a script with its own interpreter runs as a
+			// file, mounted from an inline source (see scriptMount).
+			return []string{scriptDir + ins.heredocs[0].name}, nil
 		}
 		return d.shellArgs(data), nil
 	}
@@ -65,6 +64,30 @@ func (d *dispatch) heredocCommand(ins instruction) ([]string, error) {
 		full += "\n" + h.content + h.name
 	}
 	return d.shellArgs(full), nil
+}
+
+// scriptDir is where a RUN here-document with a #! line is mounted, as
+// BuildKit does.
+const scriptDir = "/dev/pipes/"
+
+// scriptMount is the read-only mount of a RUN here-document that starts
+// with #!, and its source; ok is false for every other RUN.
+func scriptMount(ins instruction) (m llb.Mount, src *llb.Vertex, ok bool) {
+	if !ins.heredocOnly || len(ins.heredocs) != 1 {
+		return m, nil, false
+	}
+	h := ins.heredocs[0]
+	data := h.content
+	if h.chomp {
+		data = chomp(data)
+	}
+	if !strings.HasPrefix(data, "#!") {
+		return m, nil, false
+	}
+	src = llb.NewVertex(&llb.InlineOp{Files: []llb.InlineFile{{Name: h.name, Data: data, Mode: 0o755}}},
+		llb.Meta{Name: "[internal] here-document " + h.name})
+	m = llb.Mount{Type: llb.MountBind, Target: scriptDir + h.name, Source: "/" + h.name, ReadOnly: true}
+	return m, src, true
 }
 
 // chomp removes leading tabs from every line, as <<- does.
@@ -105,6 +128,10 @@ func (d *dispatch) run(ins instruction) error {
 	mounts, extra, err := d.mounts(ins, flags["mount"])
 	if err != nil {
 		return err
+	}
+	if m, src, ok := scriptMount(ins); ok {
+		m.Input = len(extra) + 1 // Inputs[0] is the rootfs
+		mounts, extra = append(mounts, m), append(extra, src)
 	}
 	op := &llb.ExecOp{
 		Args:    args,

@@ -99,6 +99,7 @@ func startRegistry(t *testing.T, opt registryOptions) *testRegistry {
 type countingProxy struct {
 	host    string
 	uploads atomic.Int64
+	mounts  atomic.Int64 // POST …/blobs/uploads/?mount=…&from=…
 }
 
 func startCountingProxy(t *testing.T, backend string) *countingProxy {
@@ -112,8 +113,12 @@ func startCountingProxy(t *testing.T, backend string) *countingProxy {
 	}
 	p.host = l.Addr().String()
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads/") && r.URL.Query().Get("mount") == "" {
-			p.uploads.Add(1)
+		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			if r.URL.Query().Get("mount") == "" {
+				p.uploads.Add(1)
+			} else {
+				p.mounts.Add(1)
+			}
 		}
 		rp.ServeHTTP(w, r)
 	})}
@@ -274,4 +279,39 @@ func makeTestCerts(t *testing.T, dir string) (certFile, keyFile, caFile string) 
 		}
 	}
 	return certFile, keyFile, caFile
+}
+
+// A push to another repository of the same registry mounts the blobs kiln
+// knows are there (pushed or pulled) instead of uploading them again.
+func TestImageRegistryCrossRepoMount(t *testing.T) {
+	root := newBusyboxRoot(t)
+	reg := startRegistry(t, registryOptions{})
+	proxy := startCountingProxy(t, reg.host)
+
+	mustKiln(t, root, "push", "busybox", proxy.host+"/team-a/busybox:1")
+	uploads := proxy.uploads.Load()
+	mustKiln(t, root, "push", "busybox", proxy.host+"/team-b/busybox:1")
+	if n := proxy.uploads.Load() - uploads; n != 0 {
+		t.Errorf("push to a second repository: got %d blob uploads, want 0 (all mounted)", n)
+	}
+	if proxy.mounts.Load() == 0 {
+		t.Errorf("push to a second repository: got no blob mounts, want the image's blobs mounted")
+	}
+
+	// A store that only pulled the image knows where its blobs are, too.
+	fresh := newRoot(t)
+	mustKiln(t, fresh, "pull", proxy.host+"/team-b/busybox:1")
+	uploads, mounts := proxy.uploads.Load(), proxy.mounts.Load()
+	mustKiln(t, fresh, "push", proxy.host+"/team-b/busybox:1", proxy.host+"/team-c/busybox:1")
+	if n := proxy.uploads.Load() - uploads; n != 0 {
+		t.Errorf("push of a pulled image to a third repository: got %d blob uploads, want 0", n)
+	}
+	if proxy.mounts.Load() == mounts {
+		t.Errorf("push of a pulled image to a third repository: got no blob mounts, want some")
+	}
+	other := newRoot(t)
+	mustKiln(t, other, "pull", proxy.host+"/team-c/busybox:1")
+	if got, _ := mustKiln(t, other, "run", "--rm", proxy.host+"/team-c/busybox:1", "echo", "mounted"); got != "mounted\n" {
+		t.Errorf("run of the image pushed by mounts: got %q, want mounted", got)
+	}
 }
