@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kiln-build/kiln/executor"
 )
 
 // Config is what a container was created with; it never changes.
@@ -40,6 +42,10 @@ type Config struct {
 	Init bool `json:",omitempty"`
 	// Limits are the resource limits every start applies.
 	Limits Limits `json:",omitempty"`
+	// Security is what --cap-add, --cap-drop, --privileged and
+	// --security-opt made of the container, a seccomp profile's content
+	// included: start, restart and exec apply it as it was at create.
+	Security executor.Security
 }
 
 // Status is a container's state, as docker ps names it.

@@ -23,6 +23,10 @@ type ExecSpec struct {
 	// enters the namespaces, before it does: the process it starts is its
 	// child, so a cgroup the helper joins holds the process too.
 	Started func(pid int) error
+	// Security is the container's: the process gets the same capabilities,
+	// seccomp filter and no_new_privs as the container's own, as under
+	// Docker. (Masked paths and devices are the container's already.)
+	Security Security
 }
 
 func (s *ExecSpec) validate() error {

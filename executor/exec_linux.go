@@ -37,6 +37,10 @@ type execConfig struct {
 	Cwd  string
 	User string
 	Tty  bool
+
+	// Security is the container's, applied to the helper before it
+	// starts the process (execsec_linux.go).
+	Security *secConfig
 }
 
 // Exec runs s.Args inside the running container of s.Pid and waits for it.
@@ -49,7 +53,14 @@ func (r *Runner) Exec(ctx context.Context, s ExecSpec) error {
 		s.Cwd = "/"
 	}
 	cfg := &execConfig{Pid: s.Pid, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, Tty: s.Tty}
-	cmd := initCommand(0)
+	var err error
+	if cfg.Security, err = s.Security.resolve(); err != nil {
+		return err
+	}
+	cmd, err := initCommand(0)
+	if err != nil {
+		return err
+	}
 	var ios ioSetup
 	defer ios.close()
 	if s.Tty {
@@ -62,7 +73,18 @@ func (r *Runner) Exec(ctx context.Context, s ExecSpec) error {
 	} else if err := ios.pipes(cmd, s.Stdin, s.Stdout, s.Stderr); err != nil {
 		return err
 	}
-	res, err := runInit(ctx, cmd, initConfig{Exec: cfg}, s.Signals, ios.startedThen(s.Started), nil)
+	// The helper, and so the process, joins the container's devices
+	// cgroup (execsec_linux.go) before it enters anything.
+	started := ios.startedThen(func(pid int) error {
+		if err := joinDevicesCgroupOf(s.Pid, pid); err != nil {
+			return err
+		}
+		if s.Started != nil {
+			return s.Started(pid)
+		}
+		return nil
+	})
+	res, err := runInit(ctx, cmd, initConfig{Exec: cfg}, s.Signals, started, nil)
 	ios.wait()
 	if err != nil {
 		return err
@@ -104,22 +126,23 @@ func initExec(c *execConfig, enc *json.Encoder) error {
 		return err
 	}
 	env := containerEnv(c.Env, u.Home, c.Tty)
-	if fi, err := os.Stat(c.Cwd); err != nil || !fi.IsDir() {
+	// The helper changes directory itself, on its own fs context, and the
+	// process inherits it: resolved by the forked child instead,
+	// /proc/self/fd/N would name the helper's fds, which include host
+	// directories until exec closes them (CVE-2024-21626).
+	if err := os.Chdir(c.Cwd); err != nil {
 		return &kindError{msg: fmt.Sprintf("chdir %s: no such directory in the container", c.Cwd), kind: ErrInvalidSpec}
 	}
 	path, err := lookPath(c.Args[0], lookupEnv(env, "PATH"))
 	if err != nil {
 		return err
 	}
-	gids := make([]uint32, len(u.Sgids))
-	for i, g := range u.Sgids {
-		gids[i] = uint32(g)
-	}
 	cmd := &exec.Cmd{
-		Path: path, Args: c.Args, Env: env, Dir: c.Cwd,
+		Path: path, Args: c.Args, Env: env,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: gids},
+			// The helper itself becomes the user (confineHelper), so the
+			// process needs no Credential.
 			// No Pdeathsig: Go's fork checks getppid() against the parent's
 			// pid to honour it, and across a pid namespace the parent reads
 			// as 0, so the child would kill itself at once.
@@ -128,6 +151,9 @@ func initExec(c *execConfig, enc *json.Encoder) error {
 	if c.Tty {
 		cmd.SysProcAttr.Setsid = true
 		cmd.SysProcAttr.Setctty = true
+	}
+	if err := c.Security.confineHelper(u); err != nil {
+		return err
 	}
 	// Signals for the process come to the helper first.
 	sigs := make(chan os.Signal, 16)

@@ -54,6 +54,9 @@ type Spec struct {
 	Execed func()
 	// Rlimits are set in the container before its command runs (--ulimit).
 	Rlimits []Rlimit
+	// Security limits what the process may do; the zero value is Docker's
+	// default confinement.
+	Security Security
 }
 
 // DefaultHostname is the container's hostname when Spec.Hostname is empty.

@@ -12,7 +12,9 @@ package executor
 //	    |                                          |  mount --make-rprivate /
 //	    |                                          |  mount overlay, /proc, /dev, /sys, /etc/…
 //	    |<------------- {"created":[…]} on fd 4 ---|  stubs it made in the rootfs
-//	    |                                          |  pivot_root, user, setuid, pdeathsig
+//	    |                                          |  pivot_root, masked paths, user, seccomp*,
+//	    |                                          |  bounding set, setuid, capset, pdeathsig,
+//	    |                                          |  close_range, no_new_privs, seccomp*
 //	    |<------------- {"exec":true} -------------|
 //	    |<------------- {"error":…,"kind":…} ------|  only if something failed, then exit
 //	    |<------------- EOF (fd 4 closed by exec) -|  execve(Args): PID 1 of its namespace
@@ -20,6 +22,9 @@ package executor
 //	    |-- signals (kill) ----------------------->|
 //	    |<-- wait4: exit status -------------------|
 //	    |   remove the stubs from Upper
+//
+// The child is started from a sealed memfd copy of kiln (sealed_linux.go);
+// seccomp* goes in before setuid or just before exec (caps_linux.go).
 //
 // For Copy the child mounts the overlays and copies in-process, then sends
 // {"error":…} or just exits 0.
@@ -67,6 +72,9 @@ type runConfig struct {
 	Mounts []Mount
 
 	Rlimits []Rlimit `json:",omitempty"`
+
+	// Security is what the container may do (caps_linux.go).
+	Security *secConfig
 }
 
 type copyConfig struct {
@@ -235,13 +243,9 @@ func (s *stubs) ensure(p string, dir bool) (string, error) {
 			}
 			continue
 		}
-		if last && !dir {
-			f, err := os.OpenFile(fp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-			if err != nil {
-				return "", fmt.Errorf("create mount target %s: %w", p, err)
-			}
-			f.Close()
-		} else if err := os.Mkdir(fp, 0o755); err != nil {
+		// Never by name: a parent may be in a cache mount another step
+		// is changing (target_linux.go).
+		if err := createInRoot(s.root, sub, dir || !last); err != nil {
 			return "", fmt.Errorf("create mount target %s: %w", p, err)
 		}
 		s.record(sub)
@@ -250,9 +254,17 @@ func (s *stubs) ensure(p string, dir bool) (string, error) {
 }
 
 func initRun(c *runConfig, enc *json.Encoder) error {
+	if c.Security == nil {
+		return fmt.Errorf("%w: no security settings", ErrInvalidSpec)
+	}
 	root := filepath.Join(c.Dir, "rootfs")
 	if err := mountOverlay(root, c.Rootfs.Lower, filepath.Join(c.Dir, "empty"), c.Rootfs.Upper, c.Rootfs.Work); err != nil {
 		return err
+	}
+	if c.Security.NoDev {
+		if err := nodevRootfs(root); err != nil {
+			return err
+		}
 	}
 	st := &stubs{root: root, upper: c.Rootfs.Upper}
 	err := setupRootfs(c, st)
@@ -274,6 +286,12 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	if err := pivotRoot(root); err != nil {
 		return err
 	}
+	sec := c.Security
+	if !sec.NoMask {
+		if err := maskPaths(); err != nil {
+			return err
+		}
+	}
 	u, err := lookupUser(c.User)
 	if err != nil {
 		return err
@@ -285,15 +303,8 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	if err := setRlimits(c.Rlimits); err != nil {
 		return err
 	}
-	// syscall's set*id apply to every thread of the process.
-	if err := syscall.Setgroups(u.Sgids); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
-	}
-	if err := syscall.Setgid(u.GID); err != nil {
-		return fmt.Errorf("setgid %d: %w", u.GID, err)
-	}
-	if err := syscall.Setuid(u.UID); err != nil {
-		return fmt.Errorf("setuid %d: %w", u.UID, err)
+	if err := sec.becomeUser(u); err != nil {
+		return err
 	}
 	// Changing credentials cleared the parent-death signal; re-arm it so a
 	// kill -9 of kiln still takes the container down.
@@ -306,6 +317,9 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close fds: %w", err)
+	}
+	if err := sec.beforeExec(); err != nil {
+		return err
 	}
 	if c.Init {
 		return execReaper(path, c.Args, env, enc)
@@ -372,7 +386,7 @@ func setupRootfs(c *runConfig, st *stubs) error {
 	if err != nil {
 		return err
 	}
-	if err := mnt("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+	if err := mnt("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME|devTmpfsFlags(c.Security), "mode=755,size=65536k"); err != nil {
 		return err
 	}
 	// /dev is our tmpfs now, nothing below it touches the layer.
@@ -453,10 +467,11 @@ func setupRootfs(c *runConfig, st *stubs) error {
 	if err != nil {
 		return fmt.Errorf("resolve working directory %s: %w", c.Cwd, err)
 	}
-	if err := os.MkdirAll(cwd, 0o755); err != nil {
+	resolved := "/" + strings.TrimPrefix(strings.TrimPrefix(cwd, root), "/")
+	if err := mkdirAllInRoot(root, resolved); err != nil {
 		return fmt.Errorf("create working directory %s: %w", c.Cwd, err)
 	}
-	c.Cwd = "/" + strings.TrimPrefix(strings.TrimPrefix(cwd, root), "/")
+	c.Cwd = resolved
 	return nil
 }
 

@@ -193,14 +193,14 @@ func bindAt(src, target string, dir, ro bool, extra uintptr, st *stubs) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Mount(src, t, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := st.mountOnto(src, t, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind: %w", err)
 	}
 	if ro {
 		// A bind mount ignores MS_RDONLY until remounted; until then the
 		// next mount's stub could be written through this one.
-		flags := uintptr(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV) | extra
-		if err := unix.Mount("", t, "", flags, ""); err != nil {
+		flags := uintptr(unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV) | extra
+		if err := st.remountOnto(t, flags); err != nil {
 			return fmt.Errorf("remount read-only: %w", err)
 		}
 	}
@@ -216,7 +216,7 @@ func mountTmpfs(m *Mount, st *stubs) error {
 	if m.Size > 0 {
 		data += ",size=" + strconv.FormatInt(m.Size, 10)
 	}
-	if err := unix.Mount("tmpfs", t, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
+	if err := st.mountOnto("tmpfs", t, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
 		return err
 	}
 	return nil

@@ -41,14 +41,28 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 		Hostname: s.Hostname, NewNet: s.Network == "none", Tty: s.Tty,
 		Mounts: childMounts(s.Mounts), Rlimits: s.Rlimits, Init: s.Init,
 	}
+	if cfg.Security, err = s.Security.resolve(); err != nil {
+		return err
+	}
 	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
 	if cfg.NewNet {
 		flags |= unix.CLONE_NEWNET
 	}
-	cmd := initCommand(uintptr(flags))
+	cmd, err := initCommand(uintptr(flags))
+	if err != nil {
+		return err
+	}
 
 	var ios ioSetup
 	defer ios.close()
+	var devices *deviceCgroup
+	if !s.Security.Privileged {
+		if devices, err = newDeviceCgroup(); err != nil {
+			return err
+		}
+		defer devices.remove()
+		cfg.Security.NoDev = devices == nil
+	}
 	if s.Tty {
 		if err := ios.tty(cmd, s.Stdin, s.Stdout); err != nil {
 			return err
@@ -57,7 +71,18 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	} else if err := ios.pipes(cmd, s.Stdin, s.Stdout, s.Stderr); err != nil {
 		return err
 	}
-	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, ios.startedThen(s.Started), s.Execed)
+	// The init joins the devices cgroup before it reads its config, so
+	// before anything of the container runs.
+	started := ios.startedThen(func(pid int) error {
+		if err := devices.add(pid); err != nil {
+			return err
+		}
+		if s.Started != nil {
+			return s.Started(pid)
+		}
+		return nil
+	})
+	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, started, s.Execed)
 	removeStubs(s.Rootfs.Upper, res.created)
 	ios.wait()
 	if err != nil {
@@ -91,7 +116,10 @@ func (r *Runner) Copy(ctx context.Context, c CopySpec) error {
 		Excludes: c.Excludes, DestPath: c.DestPath, Chown: c.Chown, Chmod: c.Chmod,
 		Exclude: c.Exclude, Parents: c.Parents, Extract: c.Extract, UsersFrom: c.UsersFrom,
 	}
-	cmd := initCommand(unix.CLONE_NEWNS)
+	cmd, err := initCommand(unix.CLONE_NEWNS)
+	if err != nil {
+		return err
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	res, err := runInit(ctx, cmd, initConfig{Copy: cfg}, nil, nil, nil)
@@ -112,9 +140,13 @@ func lastLine(s string) string {
 	return s
 }
 
-func initCommand(cloneflags uintptr) *exec.Cmd {
+func initCommand(cloneflags uintptr) (*exec.Cmd, error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, err
+	}
 	cmd := &exec.Cmd{
-		Path: "/proc/self/exe",
+		Path: exe,
 		Args: []string{initArg0},
 		Env:  []string{initEnv},
 		SysProcAttr: &syscall.SysProcAttr{
@@ -122,7 +154,7 @@ func initCommand(cloneflags uintptr) *exec.Cmd {
 			Pdeathsig:  syscall.SIGKILL,
 		},
 	}
-	return cmd
+	return cmd, nil
 }
 
 func exitError(st *os.ProcessState) error {

@@ -74,7 +74,8 @@ func runExec(c *cobra.Command, g *globals, f *execFlags, ref string, args []stri
 	defer signal.Stop(signals)
 	spec := executor.ExecSpec{
 		Pid: ctr.State.Pid, Args: args, Env: env, Cwd: cwd, User: user, Tty: f.tty,
-		Stdout: os.Stdout, Stderr: os.Stderr, Signals: signals,
+		Security: ctr.Config.Security,
+		Stdout:   os.Stdout, Stderr: os.Stderr, Signals: signals,
 		Started: func(pid int) error {
 			// In the container's cgroup, so pause freezes it too.
 			_ = container.JoinCgroup(ctr.Config.ID, pid)

@@ -42,6 +42,7 @@ type runFlags struct {
 	mounts      []string
 	tmpfs       []string
 	init        bool
+	security    securityFlags
 
 	entrypointSet bool // --entrypoint was given, even as ""
 
@@ -81,6 +82,7 @@ func addContainerFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVar(&f.restart, "restart", "no", "restart policy while its supervisor lives: no, on-failure[:N] or always")
 	addMountFlags(fl, f)
 	fl.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
+	f.security.register(fl)
 	addLimitFlags(fl, &f.limits)
 }
 
@@ -148,6 +150,13 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 	}
 	if f.rm && restart.Name != "no" {
 		return nil, nil, errors.New("--restart and --rm: a container removed at exit cannot be restarted")
+	}
+	sec, err := f.security.security(os.ReadFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sec.Privileged {
+		warnPrivileged()
 	}
 	store, desc, err := g.openImage(ref)
 	if err != nil {
@@ -217,7 +226,7 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 		ID: id, Name: f.name, Image: ref, ImageID: iid.String(),
 		Args: argv, Env: env, Cwd: cwd, User: user, Hostname: hostname, Network: network,
 		Tty: f.tty, Interactive: f.interactive, StopSignal: cfg.StopSignal,
-		Restart: restart, AutoRemove: f.rm, Lower: lower, Limits: limits, Mounts: mounts, Init: f.init,
+		Restart: restart, AutoRemove: f.rm, Lower: lower, Limits: limits, Mounts: mounts, Init: f.init, Security: sec,
 	})
 	if err != nil {
 		_ = removeAnonymousVolumes(cs, &container.Container{Config: container.Config{Mounts: mounts}})

@@ -204,6 +204,7 @@ func specFor(c *container.Container) executor.Spec {
 		Tty:      cfg.Tty,
 		Mounts:   executorMounts(c),
 		Init:     cfg.Init,
+		Security: cfg.Security,
 		Rlimits:  cfg.Limits.Ulimits,
 	}
 }
