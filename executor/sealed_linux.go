@@ -49,7 +49,7 @@ func sealExe() (*os.File, error) {
 		return nil, fmt.Errorf("seal kiln binary: memfd_create: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "kiln (sealed)")
-	if _, err := io.Copy(f, src); err != nil {
+	if err := copyIn(f, src); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("seal kiln binary: copy: %w", err)
 	}
@@ -72,4 +72,31 @@ func sealExe() (*os.File, error) {
 		return nil, fmt.Errorf("seal kiln binary: dup: %w", err)
 	}
 	return os.NewFile(uintptr(high), "kiln (sealed)"), nil
+}
+
+// copyIn copies src into the memfd dst in the kernel with sendfile: every
+// container start pays for this copy, and io.Copy falls back to a
+// read/write loop between a disk file and a memfd (copy_file_range does
+// not cross filesystems).
+func copyIn(dst, src *os.File) error {
+	st, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	for left := st.Size(); left > 0; {
+		n, err := unix.Sendfile(int(dst.Fd()), int(src.Fd()), nil, int(min(left, 1<<30)))
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		if err != nil {
+			// Some kernels refuse sendfile here; copy the rest by hand.
+			_, err = io.Copy(dst, src)
+			return err
+		}
+		if n == 0 {
+			return io.ErrUnexpectedEOF
+		}
+		left -= int64(n)
+	}
+	return nil
 }
