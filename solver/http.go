@@ -80,15 +80,11 @@ func (st *state) http(ctx context.Context, v *llb.Vertex, op *llb.HTTPOp) (resul
 		}
 	}
 	st.emit(v, Started, nil)
-	dir, err := st.store.TempDir("http")
+	diff, cleanup, err := st.sourceDir("http")
 	if err != nil {
 		return fail(err)
 	}
-	defer os.RemoveAll(dir)
-	diff := filepath.Join(dir, "diff")
-	if err := os.Mkdir(diff, 0o755); err != nil {
-		return fail(err)
-	}
+	defer cleanup()
 	sum, err := fetch(ctx, op, filepath.Join(diff, op.Filename))
 	if err != nil {
 		return fail(err)

@@ -35,15 +35,11 @@ func (st *state) inline(ctx context.Context, v *llb.Vertex, op *llb.InlineOp) (r
 		return r, nil
 	}
 	st.emit(v, Started, nil)
-	dir, err := st.store.TempDir("inline")
+	diff, cleanup, err := st.sourceDir("inline")
 	if err != nil {
 		return fail(err)
 	}
-	defer os.RemoveAll(dir)
-	diff := filepath.Join(dir, "diff")
-	if err := os.Mkdir(diff, 0o755); err != nil {
-		return fail(err)
-	}
+	defer cleanup()
 	for _, f := range op.Files {
 		if f.Name == "" || f.Name == "." || f.Name == ".." || strings.ContainsAny(f.Name, "/\x00") {
 			return fail(fmt.Errorf("inline file: invalid name %q", f.Name))
@@ -66,6 +62,21 @@ func (st *state) inline(ctx context.Context, v *llb.Vertex, op *llb.InlineOp) (r
 	}
 	st.emit(v, Done, nil)
 	return r, nil
+}
+
+// sourceDir makes an empty directory for a source's files, to become its
+// layer, and returns it with what removes it.
+func (st *state) sourceDir(pattern string) (diff string, cleanup func(), err error) {
+	dir, err := st.store.TempDir(pattern)
+	if err != nil {
+		return "", nil, err
+	}
+	diff = filepath.Join(dir, "diff")
+	if err := os.Mkdir(diff, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return diff, func() { os.RemoveAll(dir) }, nil
 }
 
 // commitSource stores diff as a bottom layer and records it under key: the
