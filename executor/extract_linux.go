@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/bzip2"
 	"errors"
 	"fmt"
 	"io"
@@ -15,10 +14,9 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/internal/compression"
 )
 
 // ADD unpacks a local tar archive (plain, gzip, bzip2, xz or zstd, known by
@@ -29,13 +27,6 @@ import (
 // never leads out), hard links must point inside the rootfs. This mirrors
 // exporter.ExtractLayer, except that the target is a merged rootfs rather
 // than an empty layer dir, and whiteout names are plain files here.
-
-var (
-	magicGzip  = []byte{0x1f, 0x8b}
-	magicBzip2 = []byte("BZh")
-	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
-	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
 
 // errUnsafeEntry reports a tar entry that would land outside the rootfs.
 var errUnsafeEntry = errors.New("path escapes the destination")
@@ -69,32 +60,11 @@ func openArchive(p string) (tr *tar.Reader, closeFn func(), ok bool, err error) 
 
 // decompress sniffs the compression of r.
 func decompress(r io.Reader) (io.Reader, func(), error) {
-	br := bufio.NewReader(r)
-	magic, _ := br.Peek(6)
-	nop := func() {}
-	switch {
-	case bytes.HasPrefix(magic, magicGzip):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, err
-		}
-		return zr, func() { zr.Close() }, nil
-	case bytes.HasPrefix(magic, magicBzip2):
-		return bzip2.NewReader(br), nop, nil
-	case bytes.HasPrefix(magic, magicXz):
-		zr, err := xz.NewReader(br)
-		if err != nil {
-			return nil, nil, err
-		}
-		return zr, nop, nil
-	case bytes.HasPrefix(magic, magicZstd):
-		zr, err := zstd.NewReader(br)
-		if err != nil {
-			return nil, nil, err
-		}
-		return zr, zr.Close, nil
+	rc, err := compression.Decompress(r)
+	if err != nil {
+		return nil, nil, err
 	}
-	return br, nop, nil
+	return rc, func() { rc.Close() }, nil
 }
 
 // extractArchive unpacks the archive at src into destRel (relative to the

@@ -2,8 +2,6 @@ package exporter
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,13 +13,8 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-)
 
-var (
-	gzipMagic = []byte{0x1f, 0x8b}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	"github.com/kiln-build/kiln/internal/compression"
 )
 
 // ExtractLayer reads a layer tar (gzip, zstd or uncompressed, detected by
@@ -109,27 +102,7 @@ func prepareRoot(root string) error {
 }
 
 // decompress returns the uncompressed stream of r, sniffing the format.
-func decompress(r io.Reader) (io.ReadCloser, error) {
-	br := bufio.NewReader(r)
-	magic, _ := br.Peek(4) // a short read is an uncompressed (or empty) tar
-	switch {
-	case bytes.HasPrefix(magic, gzipMagic):
-		// Not pgzip: gzip decompression is serial anyway, and under fuzzing
-		// pgzip's read-ahead goroutine hung on some corrupt streams.
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		return zr, nil
-	case bytes.HasPrefix(magic, zstdMagic):
-		zr, err := zstd.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		return zr.IOReadCloser(), nil
-	}
-	return io.NopCloser(br), nil
-}
+func decompress(r io.Reader) (io.ReadCloser, error) { return compression.Decompress(r) }
 
 type extractor struct {
 	root     string

@@ -3,7 +3,6 @@ package exporter
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,17 +10,19 @@ import (
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/kiln-build/kiln/internal/compression"
 )
 
 // sniff returns the compression of a stream from its magic bytes and a
 // reader that still yields the whole stream.
 func sniff(r io.Reader) (Compression, io.Reader) {
 	br := bufio.NewReader(r)
-	magic, _ := br.Peek(4)
-	switch {
-	case bytes.HasPrefix(magic, gzipMagic):
+	magic, _ := br.Peek(8)
+	switch compression.Detect(magic) {
+	case "gzip":
 		return Gzip, br
-	case bytes.HasPrefix(magic, zstdMagic):
+	case "zstd":
 		return Zstd, br
 	}
 	return Uncompressed, br
