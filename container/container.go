@@ -25,6 +25,7 @@ type Config struct {
 	Cwd      string
 	User     string
 	Hostname string
+	Names    executor.Names `json:",omitempty"` // --add-host, --dns, --dns-search
 	Network  string
 	Tty      bool
 	// Interactive keeps stdin open; only a foreground supervisor has one.

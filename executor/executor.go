@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // Rootfs is a stack of layer directories mounted with overlayfs.
@@ -28,6 +30,9 @@ type Spec struct {
 	// /etc/passwd and /etc/group with Docker's rules.
 	User     string
 	Hostname string // defaults to DefaultHostname
+	// Names is what the container's /etc/hosts and /etc/resolv.conf get
+	// beyond the defaults: --add-host, --dns, --dns-search.
+	Names Names
 	// Network is "" or "host" for the host's network namespace, "none" for a
 	// new one with only loopback.
 	Network        string
@@ -128,6 +133,9 @@ func (s *Spec) validate() error {
 	if len(s.Args) == 0 || s.Args[0] == "" {
 		return fmt.Errorf("%w: no command", ErrInvalidSpec)
 	}
+	if err := s.Names.Validate(); err != nil {
+		return err
+	}
 	if s.Cwd != "" && s.Cwd[0] != '/' {
 		return fmt.Errorf("%w: working directory %q is not absolute", ErrInvalidSpec, s.Cwd)
 	}
@@ -208,4 +216,70 @@ func errKind(err error) string {
 // childError rebuilds an error the init child reported.
 func childError(msg, kind string) error {
 	return &kindError{msg: msg, kind: kinds[kind]}
+}
+
+// Names are a container's own name-resolution settings, as Docker's
+// --add-host, --dns and --dns-search give them.
+type Names struct {
+	ExtraHosts []string `json:",omitempty"` // "name:ip", appended to /etc/hosts
+	DNS        []string `json:",omitempty"` // nameservers, replacing the host's
+	DNSSearch  []string `json:",omitempty"` // search domains, replacing the host's
+}
+
+// Validate checks the entries: hosts as name:ip with a real IP address,
+// nameservers as IP addresses, search domains without blanks.
+func (n Names) Validate() error {
+	for _, h := range n.ExtraHosts {
+		name, ip, ok := strings.Cut(h, ":")
+		if !ok || name == "" || strings.ContainsAny(name, " \t\n") || net.ParseIP(ip) == nil {
+			return fmt.Errorf("--add-host %q: want NAME:IP: %w", h, ErrInvalidSpec)
+		}
+	}
+	for _, d := range n.DNS {
+		if net.ParseIP(d) == nil {
+			return fmt.Errorf("--dns %q: not an IP address: %w", d, ErrInvalidSpec)
+		}
+	}
+	for _, d := range n.DNSSearch {
+		if d == "" || strings.ContainsAny(d, " \t\n") {
+			return fmt.Errorf("--dns-search %q: not a domain: %w", d, ErrInvalidSpec)
+		}
+	}
+	return nil
+}
+
+// hosts is /etc/hosts for a container named hostname.
+func (n Names) hosts(hostname string) string {
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t" + hostname + "\n")
+	for _, h := range n.ExtraHosts {
+		name, ip, _ := strings.Cut(h, ":")
+		b.WriteString(ip + "\t" + name + "\n")
+	}
+	return b.String()
+}
+
+// resolv applies --dns and --dns-search to a resolv.conf, as Docker does:
+// given ones replace the file's nameserver or search lines.
+func (n Names) resolv(conf string) string {
+	if len(n.DNS) == 0 && len(n.DNSSearch) == 0 {
+		return conf
+	}
+	var out []string
+	for _, line := range strings.Split(strings.TrimRight(conf, "\n"), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && (f[0] == "nameserver" && len(n.DNS) > 0 || (f[0] == "search" || f[0] == "domain") && len(n.DNSSearch) > 0) {
+			continue
+		}
+		if strings.TrimSpace(line) != "" {
+			out = append(out, line)
+		}
+	}
+	for _, d := range n.DNS {
+		out = append(out, "nameserver "+d)
+	}
+	if len(n.DNSSearch) > 0 {
+		out = append(out, "search "+strings.Join(n.DNSSearch, " "))
+	}
+	return strings.Join(out, "\n") + "\n"
 }

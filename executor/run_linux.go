@@ -33,7 +33,7 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 		return fmt.Errorf("create run dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	if err := writeRunFiles(dir, s.Hostname, s.Network); err != nil {
+	if err := writeRunFiles(dir, s.Hostname, s.Network, s.Names); err != nil {
 		return err
 	}
 	cfg := &runConfig{
@@ -343,18 +343,17 @@ func isOpaque(p string) bool {
 
 // writeRunFiles writes the files bound over /etc/hosts, /etc/resolv.conf and
 // /etc/hostname, and makes the mountpoint and the empty scratch layer.
-func writeRunFiles(dir, hostname, network string) error {
+func writeRunFiles(dir, hostname, network string, names Names) error {
 	for _, d := range []string{"rootfs", "empty"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("create run dir: %w", err)
 		}
 	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t" + hostname + "\n"
 	host, _ := os.ReadFile("/etc/resolv.conf")
 	files := map[string]string{
-		"hosts":       hosts,
+		"hosts":       names.hosts(hostname),
 		"hostname":    hostname + "\n",
-		"resolv.conf": resolvConf(string(host), network == "" || network == "host"),
+		"resolv.conf": names.resolv(resolvConf(string(host), network == "" || network == "host")),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {

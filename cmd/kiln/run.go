@@ -35,6 +35,7 @@ type runFlags struct {
 	interactive bool
 	tty         bool
 	hostname    string
+	names       executor.Names // --add-host, --dns, --dns-search
 	detach      bool
 	name        string
 	restart     string
@@ -78,6 +79,9 @@ func addContainerFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open")
 	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
 	fl.StringVar(&f.hostname, "hostname", "", "container host name (default: the container ID)")
+	fl.StringArrayVar(&f.names.ExtraHosts, "add-host", nil, "add a line to /etc/hosts (NAME:IP); repeatable")
+	fl.StringArrayVar(&f.names.DNS, "dns", nil, "nameserver for /etc/resolv.conf; repeatable")
+	fl.StringArrayVar(&f.names.DNSSearch, "dns-search", nil, "search domain for /etc/resolv.conf; repeatable")
 	fl.StringVar(&f.name, "name", "", "name the container (default: a random one)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy while its supervisor lives: no, on-failure[:N] or always")
 	addMountFlags(fl, f)
@@ -218,13 +222,16 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := f.names.Validate(); err != nil {
+		return nil, nil, err
+	}
 	mounts, err := containerMounts(ctx, g, f, lower, cfg.Volumes)
 	if err != nil {
 		return nil, nil, err
 	}
 	c, err := cs.Create(container.Config{
 		ID: id, Name: f.name, Image: ref, ImageID: iid.String(),
-		Args: argv, Env: env, Cwd: cwd, User: user, Hostname: hostname, Network: network,
+		Args: argv, Env: env, Cwd: cwd, User: user, Hostname: hostname, Network: network, Names: f.names,
 		Tty: f.tty, Interactive: f.interactive, StopSignal: cfg.StopSignal,
 		Restart: restart, AutoRemove: f.rm, Lower: lower, Limits: limits, Mounts: mounts, Init: f.init, Security: sec,
 	})

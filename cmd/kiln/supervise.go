@@ -200,6 +200,7 @@ func specFor(c *container.Container) executor.Spec {
 		Cwd:      cfg.Cwd,
 		User:     cfg.User,
 		Hostname: cfg.Hostname,
+		Names:    cfg.Names,
 		Network:  cfg.Network,
 		Tty:      cfg.Tty,
 		Mounts:   executorMounts(c),
