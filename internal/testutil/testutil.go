@@ -32,8 +32,15 @@ var (
 func RequireOverlay(t testing.TB) {
 	t.Helper()
 	RequireRoot(t)
-	overlayOnce.Do(func() { overlayErr = probeOverlay() })
-	if overlayErr != nil {
-		t.Skipf("needs overlayfs: %v", overlayErr)
+	if err := OverlayError(); err != nil {
+		t.Skipf("needs overlayfs: %v", err)
 	}
+}
+
+// OverlayError says why overlayfs cannot be mounted here (nil when it can),
+// for suites that decide once, in TestMain, whether to run. The probe runs
+// once per process.
+func OverlayError() error {
+	overlayOnce.Do(func() { overlayErr = probeOverlay() })
+	return overlayErr
 }

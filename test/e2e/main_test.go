@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
 // busyboxPath is the static busybox the base image is made of.
@@ -97,46 +99,13 @@ func probe() string {
 			return "overlayfs is not available (not in /proc/filesystems, modprobe overlay failed)"
 		}
 	}
-	if err := probeOverlay(); err != nil {
+	if err := testutil.OverlayError(); err != nil {
 		return fmt.Sprintf("cannot mount overlayfs under %s: %v", os.TempDir(), err)
 	}
 	if _, err := os.Stat(busyboxPath); err != nil {
 		return fmt.Sprintf("%s is missing (apt-get install busybox-static): %v", busyboxPath, err)
 	}
 	return ""
-}
-
-// probeOverlay mounts an overlay in the temp dir the tests' stores live in,
-// from a child in a private mount namespace, so nothing is left on the host
-// whatever happens. Upper directories on some filesystems (overlay itself,
-// for one) are refused, which is why it probes there and not anywhere.
-func probeOverlay() error {
-	dir, err := os.MkdirTemp("", "kiln-e2e-probe-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	for _, d := range []string{"lower", "upper", "work", "merged"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	mount, err := exec.LookPath("mount")
-	args := []string{}
-	if err != nil {
-		mount, args = busyboxPath, []string{"mount"}
-	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s",
-		filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
-	args = append(args, "-t", "overlay", "overlay", "-o", opts, filepath.Join(dir, "merged"))
-	cmd := exec.Command(mount, args...)
-	// Go makes / recursively private in the child when it unshares the
-	// mount namespace, so the mount cannot propagate back to the host.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v: %s", err, bytes.TrimSpace(out))
-	}
-	return nil
 }
 
 // newRoot skips the test where kiln cannot run, and returns an empty store
