@@ -2,50 +2,15 @@ package exporter
 
 import (
 	"bytes"
-	"fmt"
 	"io"
-	"sync"
 
-	digest "github.com/opencontainers/go-digest"
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
 // memStore is an in-memory BlobStore.
-type memStore struct {
-	mu    sync.Mutex
-	blobs map[digest.Digest][]byte
-}
+type memStore = testutil.Blobs
 
-func newMemStore() *memStore { return &memStore{blobs: make(map[digest.Digest][]byte)} }
-
-func (s *memStore) PutBlob(r io.Reader) (digest.Digest, int64, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return "", 0, err
-	}
-	d := digest.FromBytes(b)
-	s.mu.Lock()
-	s.blobs[d] = b
-	s.mu.Unlock()
-	return d, int64(len(b)), nil
-}
-
-func (s *memStore) ReadBlob(d digest.Digest) ([]byte, error) {
-	s.mu.Lock()
-	b, ok := s.blobs[d]
-	s.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("blob %s: not found", d)
-	}
-	return b, nil
-}
-
-func (s *memStore) OpenBlob(d digest.Digest) (io.ReadCloser, error) {
-	b, err := s.ReadBlob(d)
-	if err != nil {
-		return nil, err
-	}
-	return io.NopCloser(bytes.NewReader(b)), nil
-}
+func newMemStore() *memStore { return testutil.NewBlobs() }
 
 var _ BlobStore = (*memStore)(nil)
 

@@ -1,10 +1,8 @@
 package solver
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,14 +15,15 @@ import (
 
 	"github.com/kiln-build/kiln/cache"
 	"github.com/kiln-build/kiln/executor"
+	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/llb"
 )
 
 // fakeStore keeps everything in memory except temp dirs.
 type fakeStore struct {
+	*testutil.Blobs
 	dir     string
 	mu      sync.Mutex
-	blobs   map[digest.Digest][]byte
 	layers  map[digest.Digest]cache.Layer
 	records map[digest.Digest]cache.Record
 	sums    map[string]digest.Digest // context file → content, for ChecksumContext
@@ -32,42 +31,12 @@ type fakeStore struct {
 
 func newFakeStore(t *testing.T) *fakeStore {
 	return &fakeStore{
+		Blobs:   testutil.NewBlobs(),
 		dir:     t.TempDir(),
-		blobs:   map[digest.Digest][]byte{},
 		layers:  map[digest.Digest]cache.Layer{},
 		records: map[digest.Digest]cache.Record{},
 		sums:    map[string]digest.Digest{},
 	}
-}
-
-func (s *fakeStore) PutBlob(r io.Reader) (digest.Digest, int64, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return "", 0, err
-	}
-	d := digest.FromBytes(b)
-	s.mu.Lock()
-	s.blobs[d] = b
-	s.mu.Unlock()
-	return d, int64(len(b)), nil
-}
-
-func (s *fakeStore) ReadBlob(d digest.Digest) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.blobs[d]
-	if !ok {
-		return nil, os.ErrNotExist
-	}
-	return b, nil
-}
-
-func (s *fakeStore) OpenBlob(d digest.Digest) (io.ReadCloser, error) {
-	b, err := s.ReadBlob(d)
-	if err != nil {
-		return nil, err
-	}
-	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
 func (s *fakeStore) TempDir(pattern string) (string, error) { return os.MkdirTemp(s.dir, pattern) }
