@@ -24,16 +24,17 @@ deps:
 		fi; \
 	fi
 	@# Interoperability tools for the image tests (skopeo, umoci, a registry,
-	@# htpasswd, openssl); the tests skip saying why when one is missing.
-	@missing=""; for t in skopeo umoci docker-registry htpasswd openssl; do \
+	@# htpasswd, openssl), iptables for the networks' NAT and runc for the
+	@# start benchmark; the tests skip saying why when one is missing.
+	@missing=""; for t in skopeo umoci docker-registry htpasswd openssl iptables runc; do \
 		command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo umoci docker-registry apache2-utils openssl; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo umoci docker-registry apache2-utils openssl iptables runc; \
 			systemctl disable --now docker-registry >/dev/null 2>&1 || true; \
 		else \
-			echo "missing:$$missing (the image tests will skip; run as root or apt-get install skopeo umoci docker-registry apache2-utils openssl)" >&2; \
+			echo "missing:$$missing (the tests that need them will skip; run as root or apt-get install skopeo umoci docker-registry apache2-utils openssl iptables runc)" >&2; \
 		fi; \
 	fi
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kiln-build/kiln/executor"
+	"github.com/kiln-build/kiln/network"
 )
 
 // Config is what a container was created with; it never changes.
@@ -26,8 +27,13 @@ type Config struct {
 	User     string
 	Hostname string
 	Names    executor.Names `json:",omitempty"` // --add-host, --dns, --dns-search
-	Network  string
-	Tty      bool
+	// Network is "host", "none", "bridge" or a user network's name.
+	Network string
+	// Aliases are more names peers on a user network know it by.
+	Aliases []string `json:",omitempty"`
+	// Ports are -p's, as asked (HostPort 0: any free port).
+	Ports []network.PortBinding `json:",omitempty"`
+	Tty   bool
 	// Interactive keeps stdin open; only a foreground supervisor has one.
 	Interactive bool
 	// StopSignal is the image's STOPSIGNAL ("SIGTERM" when empty).
@@ -47,6 +53,12 @@ type Config struct {
 	// --security-opt made of the container, a seccomp profile's content
 	// included: start, restart and exec apply it as it was at create.
 	Security executor.Security
+}
+
+// Bridged says whether the container has a network namespace of its own
+// connected to a bridge network.
+func (c Config) Bridged() bool {
+	return c.Network != "host" && c.Network != "none" && c.Network != ""
 }
 
 // Status is a container's state, as docker ps names it.
@@ -79,6 +91,10 @@ type State struct {
 	StartedAt    time.Time
 	FinishedAt   time.Time
 	RestartCount int
+	// Net is the running container's address on its bridge network, and
+	// Ports its published ports with the host ports picked.
+	Net   *Attachment           `json:",omitempty"`
+	Ports []network.PortBinding `json:",omitempty"`
 }
 
 // RestartPolicy is --restart: no, on-failure[:N] or always.
@@ -185,13 +201,15 @@ func randomName() string {
 // ValidateName checks a container name against Docker's rule,
 // [a-zA-Z0-9][a-zA-Z0-9_.-]*.
 func ValidateName(s string) error {
-	if !validName(s) {
+	if !ValidName(s) {
 		return fmt.Errorf("%w %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", ErrInvalidName, s)
 	}
 	return nil
 }
 
-func validName(s string) bool {
+// ValidName says whether s is a name Docker allows for a container, network or
+// volume: [a-zA-Z0-9][a-zA-Z0-9_.-]*.
+func ValidName(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -84,7 +84,7 @@ func TestStoreCreateGetRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Config.Name == "" || !validName(b.Config.Name) {
+	if b.Config.Name == "" || !ValidName(b.Config.Name) {
 		t.Errorf("generated name %q: want a valid one", b.Config.Name)
 	}
 	for _, ref := range []string{"web", a.Config.ID, a.Config.ID[:10]} {

@@ -26,6 +26,11 @@ func Open(dir string) (*Store, error) {
 	return &Store{dir: dir}, nil
 }
 
+// Networks opens the networks/ directory beside this one.
+func (s *Store) Networks() (*NetworkStore, error) {
+	return OpenNetworks(filepath.Join(filepath.Dir(s.dir), "networks"))
+}
+
 // lock serialises changes to names (create, remove) across processes.
 func (s *Store) lock() (func(), error) {
 	return lockDir(s.dir, "containers")

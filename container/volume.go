@@ -82,7 +82,7 @@ func (c *Container) Volumes() (*VolumeStore, error) {
 // ValidateVolumeName checks a volume name against Docker's rule,
 // [a-zA-Z0-9][a-zA-Z0-9_.-]+: at least two characters.
 func ValidateVolumeName(s string) error {
-	if len(s) < 2 || !validName(s) {
+	if len(s) < 2 || !ValidName(s) {
 		return fmt.Errorf("%w %q: names are [a-zA-Z0-9][a-zA-Z0-9_.-]+", ErrInvalidVolumeName, s)
 	}
 	return nil

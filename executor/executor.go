@@ -34,8 +34,14 @@ type Spec struct {
 	// beyond the defaults: --add-host, --dns, --dns-search.
 	Names Names
 	// Network is "" or "host" for the host's network namespace, "none" for a
-	// new one with only loopback.
-	Network        string
+	// new one with only loopback, "bridge" for a new one that Started
+	// connects (the container package's networks).
+	Network string
+	// HostsFile, if set, is the container's /etc/hosts, kept by the caller
+	// (which may rewrite it in place while the container runs) instead of
+	// one made from Hostname and Names. It must be on the run dir's
+	// filesystem.
+	HostsFile      string
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// Tty allocates a pty whose slave becomes the process's controlling
@@ -140,7 +146,7 @@ func (s *Spec) validate() error {
 		return fmt.Errorf("%w: working directory %q is not absolute", ErrInvalidSpec, s.Cwd)
 	}
 	switch s.Network {
-	case "", "host", "none":
+	case "", "host", "none", "bridge":
 	default:
 		return fmt.Errorf("%w: unknown network mode %q", ErrInvalidSpec, s.Network)
 	}
@@ -248,10 +254,14 @@ func (n Names) Validate() error {
 	return nil
 }
 
-// hosts is /etc/hosts for a container named hostname.
-func (n Names) hosts(hostname string) string {
+// Hosts is /etc/hosts for a container named hostname whose address is ip
+// ("" is loopback).
+func (n Names) Hosts(hostname, ip string) string {
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
 	var b strings.Builder
-	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t" + hostname + "\n")
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + ip + "\t" + hostname + "\n")
 	for _, h := range n.ExtraHosts {
 		name, ip, _ := strings.Cut(h, ":")
 		b.WriteString(ip + "\t" + name + "\n")

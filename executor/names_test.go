@@ -11,7 +11,7 @@ func TestNames(t *testing.T) {
 	if err := n.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	hosts := n.hosts("box")
+	hosts := n.Hosts("box", "")
 	for _, want := range []string{"127.0.0.1\tbox\n", "10.0.0.5\tdb\n", "fd00::1\tv6\n"} {
 		if !strings.Contains(hosts, want) {
 			t.Errorf("hosts: got %q, want a line %q", hosts, want)

@@ -33,12 +33,12 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 		return fmt.Errorf("create run dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	if err := writeRunFiles(dir, s.Hostname, s.Network, s.Names); err != nil {
+	if err := writeRunFiles(dir, s); err != nil {
 		return err
 	}
 	cfg := &runConfig{
 		Dir: dir, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User,
-		Hostname: s.Hostname, NewNet: s.Network == "none", Tty: s.Tty,
+		Hostname: s.Hostname, NewNet: s.Network == "none" || s.Network == "bridge", Tty: s.Tty,
 		Mounts: childMounts(s.Mounts), Rlimits: s.Rlimits, Init: s.Init,
 	}
 	if cfg.Security, err = s.Security.resolve(); err != nil {
@@ -343,7 +343,7 @@ func isOpaque(p string) bool {
 
 // writeRunFiles writes the files bound over /etc/hosts, /etc/resolv.conf and
 // /etc/hostname, and makes the mountpoint and the empty scratch layer.
-func writeRunFiles(dir, hostname, network string, names Names) error {
+func writeRunFiles(dir string, s Spec) error {
 	for _, d := range []string{"rootfs", "empty"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("create run dir: %w", err)
@@ -351,9 +351,14 @@ func writeRunFiles(dir, hostname, network string, names Names) error {
 	}
 	host, _ := os.ReadFile("/etc/resolv.conf")
 	files := map[string]string{
-		"hosts":       names.hosts(hostname),
-		"hostname":    hostname + "\n",
-		"resolv.conf": names.resolv(resolvConf(string(host), network == "" || network == "host")),
+		"hostname":    s.Hostname + "\n",
+		"resolv.conf": s.Names.resolv(resolvConf(string(host), s.Network == "" || s.Network == "host")),
+	}
+	if s.HostsFile == "" {
+		files["hosts"] = s.Names.Hosts(s.Hostname, "")
+	} else if err := os.Link(s.HostsFile, filepath.Join(dir, "hosts")); err != nil {
+		// A link, not a copy: the caller's rewrites reach the container.
+		return fmt.Errorf("link /etc/hosts: %w", err)
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {

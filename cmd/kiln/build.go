@@ -98,7 +98,7 @@ func runBuild(ctx context.Context, g *globals, f *buildFlags, contextDir string)
 	default:
 		return fmt.Errorf("--progress: %q is not one of auto, plain, tty, quiet", f.progress)
 	}
-	network, err := networkMode(f.network, true)
+	network, err := networkMode(f.network)
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func imageID(ctx context.Context, store *cache.Store, manifest digest.Digest) (d
 	return m.Config.Digest, nil
 }
 
-func networkMode(s string, build bool) (string, error) {
+func networkMode(s string) (string, error) {
 	switch s {
 	case "default":
 		return llb.NetworkDefault, nil
@@ -260,10 +260,7 @@ func networkMode(s string, build bool) (string, error) {
 	case "none":
 		return llb.NetworkNone, nil
 	}
-	if build {
-		return "", fmt.Errorf("--network: %q is not one of default, none, host", s)
-	}
-	return "", fmt.Errorf("--network: %q is not one of host, none (bridge networks are not supported yet)", s)
+	return "", fmt.Errorf("--network: %q is not one of default, none, host", s)
 }
 
 func parseBuildArgs(list []string) (map[string]string, error) {

@@ -66,10 +66,10 @@ func TestSplitRef(t *testing.T) {
 }
 
 func TestNetworkMode(t *testing.T) {
-	if _, err := networkMode("bridge", false); err == nil || !strings.Contains(err.Error(), "--network") {
-		t.Errorf("run --network bridge: got %v, want an error naming the flag", err)
+	if _, err := networkMode("bridge"); err == nil || !strings.Contains(err.Error(), "--network") {
+		t.Errorf("build --network bridge: got %v, want an error naming the flag", err)
 	}
-	if got, err := networkMode("none", true); err != nil || got != llb.NetworkNone {
+	if got, err := networkMode("none"); err != nil || got != llb.NetworkNone {
 		t.Errorf("build --network none: got %q, %v", got, err)
 	}
 }

@@ -3,27 +3,55 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/kiln-build/kiln/container"
+	"github.com/kiln-build/kiln/network"
 )
 
 // containerJSON is docker inspect's shape for a container, as far as kiln
 // has the fields.
 type containerJSON struct {
-	ID           string `json:"Id"`
-	Name         string
-	Created      time.Time
-	Path         string
-	Args         []string
-	State        containerStateJSON
-	Image        string
-	LogPath      string
-	RestartCount int
-	Config       containerConfigJSON
-	HostConfig   hostConfigJSON
-	Mounts       []mountJSON // volume.go
+	ID              string `json:"Id"`
+	Name            string
+	Created         time.Time
+	Path            string
+	Args            []string
+	State           containerStateJSON
+	Image           string
+	LogPath         string
+	RestartCount    int
+	Config          containerConfigJSON
+	HostConfig      hostConfigJSON
+	Mounts          []mountJSON // volume.go
+	NetworkSettings networkSettingsJSON
+}
+
+// networkSettingsJSON is what a running container's network looks like,
+// in Docker's field names.
+type networkSettingsJSON struct {
+	IPAddress   string
+	IPPrefixLen int
+	Gateway     string
+	MacAddress  string
+	Ports       map[string][]portJSON
+	Networks    map[string]endpointJSON
+}
+
+type portJSON struct {
+	HostIp   string //nolint:revive // Docker's name
+	HostPort string
+}
+
+type endpointJSON struct {
+	IPAddress   string
+	IPPrefixLen int
+	Gateway     string
+	MacAddress  string
+	Aliases     []string
 }
 
 type containerStateJSON struct {
@@ -52,6 +80,7 @@ type containerConfigJSON struct {
 
 type hostConfigJSON struct {
 	NetworkMode   string
+	PortBindings  map[string][]portJSON
 	AutoRemove    bool
 	RestartPolicy struct {
 		Name              string
@@ -92,10 +121,38 @@ func inspectContainer(g *globals, ref string) (found bool, err error) {
 	}
 	out.Mounts = inspectMounts(c)
 	out.HostConfig.NetworkMode = cfg.Network
+	out.HostConfig.PortBindings = portMap(cfg.Ports)
+	out.NetworkSettings.Networks = map[string]endpointJSON{}
+	if a := st.Net; a != nil && c.IsRunning() {
+		out.NetworkSettings.IPAddress, out.NetworkSettings.IPPrefixLen = a.IP, a.Prefix
+		out.NetworkSettings.Gateway, out.NetworkSettings.MacAddress = a.Gateway, a.MAC
+		out.NetworkSettings.Ports = portMap(st.Ports)
+		out.NetworkSettings.Networks[a.Network] = endpointJSON{
+			IPAddress: a.IP, IPPrefixLen: a.Prefix, Gateway: a.Gateway, MacAddress: a.MAC,
+			Aliases: append([]string{cfg.ID[:12]}, cfg.Aliases...),
+		}
+	}
 	out.HostConfig.AutoRemove = cfg.AutoRemove
 	out.HostConfig.RestartPolicy.Name = cfg.Restart.String()
 	out.HostConfig.RestartPolicy.MaximumRetryCount = cfg.Restart.MaxRetries
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	return true, enc.Encode(out)
+}
+
+// portMap is Docker's map of "80/tcp" to the host addresses publishing it.
+func portMap(ports []network.PortBinding) map[string][]portJSON {
+	m := map[string][]portJSON{}
+	for _, p := range ports {
+		k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+		m[k] = append(m[k], portJSON{HostIp: p.HostIP, HostPort: portString(p.HostPort)})
+	}
+	return m
+}
+
+func portString(p int) string {
+	if p == 0 {
+		return ""
+	}
+	return strconv.Itoa(p)
 }

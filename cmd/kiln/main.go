@@ -104,6 +104,8 @@ func newRootCommand() *cobra.Command {
 		newPruneCommand(g),
 		newSystemCommand(g),
 		newVolumeCommand(g),
+		newNetworkCommand(g),
+		newPortCommand(g),
 	)
 	return root
 }

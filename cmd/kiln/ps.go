@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -45,7 +46,7 @@ func newPsCommand(g *globals) *cobra.Command {
 					continue
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, ctr.Config.Image, psCommand(ctr, noTrunc),
-					humanDuration(now.Sub(ctr.Config.Created))+" ago", statusText(ctr, now), "", ctr.Config.Name)
+					humanDuration(now.Sub(ctr.Config.Created))+" ago", statusText(ctr, now), portsText(ctr), ctr.Config.Name)
 			}
 			return w.Flush()
 		},
@@ -64,4 +65,51 @@ func psCommand(c *container.Container, noTrunc bool) string {
 		s = string(r[:19]) + "…"
 	}
 	return `"` + s + `"`
+}
+
+// portsText is the PORTS column: a running container's published ports.
+func portsText(c *container.Container) string {
+	if !c.IsRunning() {
+		return ""
+	}
+	var out []string
+	for _, p := range c.State.Ports {
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ", ")
+}
+
+func newPortCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
+		Short: "List a running container's published ports",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(c *cobra.Command, args []string) error {
+			_, ctr, err := g.getContainer(args[0])
+			if err != nil {
+				return err
+			}
+			if !ctr.IsRunning() {
+				return fmt.Errorf("container %s is not running", args[0])
+			}
+			found := false
+			for _, p := range ctr.State.Ports {
+				key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+				if len(args) == 2 && args[1] != key && args[1] != strconv.Itoa(p.ContainerPort) {
+					continue
+				}
+				found = true
+				host := p.HostAddr()
+				if len(args) == 2 {
+					fmt.Println(host)
+				} else {
+					fmt.Println(key, "->", host)
+				}
+			}
+			if len(args) == 2 && !found {
+				return fmt.Errorf("no public port %s published for %s", args[1], args[0])
+			}
+			return nil
+		},
+	}
 }

@@ -32,6 +32,9 @@ type runFlags struct {
 	user        string
 	entrypoint  string
 	network     string
+	aliases     []string // --network-alias
+	publish     []string // -p
+	publishAll  bool     // -P
 	interactive bool
 	tty         bool
 	hostname    string
@@ -75,7 +78,10 @@ func addContainerFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
 	fl.StringVarP(&f.user, "user", "u", "", "user (name|uid[:group|gid])")
 	fl.StringVar(&f.entrypoint, "entrypoint", "", "override the image's ENTRYPOINT")
-	fl.StringVar(&f.network, "network", "host", "network: host or none")
+	fl.StringVar(&f.network, "network", container.DefaultNetwork, "network: bridge, host, none or a network made by kiln network create")
+	fl.StringArrayVar(&f.aliases, "network-alias", nil, "another name containers on the same user network know this one by; repeatable")
+	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container port on the host: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]; repeatable")
+	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every port the image exposes on a free host port")
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open")
 	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
 	fl.StringVar(&f.hostname, "hostname", "", "container host name (default: the container ID)")
@@ -135,10 +141,6 @@ func attach(ctx context.Context, cs *container.Store, c *container.Container) er
 
 // createContainer records a new container for ref with f's options.
 func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, args []string) (*container.Store, *container.Container, error) {
-	network, err := networkMode(f.network, false)
-	if err != nil {
-		return nil, nil, err
-	}
 	if f.name != "" {
 		if err := container.ValidateName(f.name); err != nil {
 			return nil, nil, fmt.Errorf("--name: %w", err)
@@ -222,6 +224,10 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 	if err != nil {
 		return nil, nil, err
 	}
+	network, ports, err := runNetwork(cs, f, cfg.ExposedPorts)
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := f.names.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -232,6 +238,7 @@ func createContainer(ctx context.Context, g *globals, f *runFlags, ref string, a
 	c, err := cs.Create(container.Config{
 		ID: id, Name: f.name, Image: ref, ImageID: iid.String(),
 		Args: argv, Env: env, Cwd: cwd, User: user, Hostname: hostname, Network: network, Names: f.names,
+		Aliases: f.aliases, Ports: ports,
 		Tty: f.tty, Interactive: f.interactive, StopSignal: cfg.StopSignal,
 		Restart: restart, AutoRemove: f.rm, Lower: lower, Limits: limits, Mounts: mounts, Init: f.init, Security: sec,
 	})

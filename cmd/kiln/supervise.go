@@ -106,6 +106,11 @@ func superviseLoop(ctx context.Context, c *container.Container, sio superviseIO,
 	runner := executor.New(executor.WithTempDir(func(pattern string) (string, error) {
 		return os.MkdirTemp(c.Dir(), "run-")
 	}))
+	net, err := openNetwork(c)
+	if err != nil {
+		return exitRuntime, err
+	}
+	defer net.close()
 	for {
 		// A supervisor killed earlier leaves its run dir behind.
 		if old, _ := filepath.Glob(filepath.Join(c.Dir(), "run-*")); len(old) > 0 {
@@ -126,10 +131,15 @@ func superviseLoop(ctx context.Context, c *container.Container, sio superviseIO,
 			if err := container.ApplyLimits(c.Config.ID, pid, c.Config.Limits); err != nil {
 				return err
 			}
+			att, err := net.attach(c, pid, start, sio.stderr)
+			if err != nil {
+				return err
+			}
 			c.State = container.State{
 				Status: container.Running, Pid: pid, StartTime: start,
 				SupervisorPid: os.Getpid(), SupervisorStart: selfStart,
 				StartedAt: time.Now().UTC(), RestartCount: c.State.RestartCount,
+				Net: att, Ports: net.ports,
 			}
 			return c.SaveState()
 		}
@@ -138,6 +148,7 @@ func superviseLoop(ctx context.Context, c *container.Container, sio superviseIO,
 			report(nil)
 		}
 		err := runner.Run(ctx, spec)
+		net.detach()
 		log.Flush()
 		code, runErr := exitStatus(err)
 		c.State.Status = container.Exited
@@ -194,19 +205,20 @@ func exitStatus(err error) (int, error) {
 func specFor(c *container.Container) executor.Spec {
 	cfg := c.Config
 	return executor.Spec{
-		Rootfs:   executor.Rootfs{Lower: cfg.Lower, Upper: c.UpperDir(), Work: c.WorkDir()},
-		Args:     cfg.Args,
-		Env:      cfg.Env,
-		Cwd:      cfg.Cwd,
-		User:     cfg.User,
-		Hostname: cfg.Hostname,
-		Names:    cfg.Names,
-		Network:  cfg.Network,
-		Tty:      cfg.Tty,
-		Mounts:   executorMounts(c),
-		Init:     cfg.Init,
-		Security: cfg.Security,
-		Rlimits:  cfg.Limits.Ulimits,
+		Rootfs:    executor.Rootfs{Lower: cfg.Lower, Upper: c.UpperDir(), Work: c.WorkDir()},
+		Args:      cfg.Args,
+		Env:       cfg.Env,
+		Cwd:       cfg.Cwd,
+		User:      cfg.User,
+		Hostname:  cfg.Hostname,
+		Names:     cfg.Names,
+		Network:   executorNetwork(cfg),
+		HostsFile: hostsFile(c),
+		Tty:       cfg.Tty,
+		Mounts:    executorMounts(c),
+		Init:      cfg.Init,
+		Security:  cfg.Security,
+		Rlimits:   cfg.Limits.Ulimits,
 	}
 }
 

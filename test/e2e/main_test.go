@@ -10,6 +10,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kiln-build/kiln/internal/netlink"
 	"github.com/kiln-build/kiln/internal/testutil"
 )
 
@@ -46,6 +48,15 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
+	if os.Getenv(netnsEnv) != "" {
+		// The copy of this binary in a network namespace of its own.
+		kilnBin, busyboxContext = os.Getenv(netnsEnv+"_BIN"), os.Getenv(netnsEnv+"_BUSYBOX")
+		if err := loopbackUp(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+			return 1
+		}
+		return m.Run()
+	}
 	skipReason = probe()
 	if skipReason != "" {
 		fmt.Fprintf(os.Stderr, "e2e: skipping every test: %s\n", skipReason)
@@ -79,7 +90,41 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
-	return m.Run()
+	return inOwnNetns()
+}
+
+// netnsEnv marks the test binary run again in a network namespace of its
+// own: the bridges, veths and iptables rules that kiln run makes there are
+// gone with it when the tests end, whatever happened to them.
+const netnsEnv = "KILN_E2E_NETNS"
+
+// inOwnNetns runs this test binary again, with the same flags, in a new
+// network namespace, and returns its exit status.
+func inOwnNetns() int {
+	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
+	cmd.Env = append(os.Environ(), netnsEnv+"=1", netnsEnv+"_BIN="+kilnBin, netnsEnv+"_BUSYBOX="+busyboxContext)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: run the tests in a network namespace of their own: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// loopbackUp brings up lo, down in a new network namespace.
+func loopbackUp() error {
+	h, err := netlink.Open()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return h.SetUp("lo")
 }
 
 // probe says why kiln cannot run here, or "" when it can: it needs root,
@@ -115,7 +160,33 @@ func newRoot(t *testing.T) string {
 	if skipReason != "" {
 		t.Skip(skipReason)
 	}
-	return filepath.Join(t.TempDir(), "root")
+	root := filepath.Join(t.TempDir(), "root")
+	t.Cleanup(func() { removeBridges(t, root) })
+	return root
+}
+
+// removeBridges deletes the bridge interfaces of root's networks, which
+// outlive their containers as Docker's do, so that the next test's
+// networks find free subnets.
+func removeBridges(t *testing.T, root string) {
+	files, _ := filepath.Glob(filepath.Join(root, "networks", "*", "network.json"))
+	if len(files) == 0 {
+		return
+	}
+	h, err := netlink.Open()
+	if err != nil {
+		t.Errorf("remove the test's bridges: %v", err)
+		return
+	}
+	defer h.Close()
+	for _, f := range files {
+		var n struct{ Bridge string }
+		if b, err := os.ReadFile(f); err == nil && json.Unmarshal(b, &n) == nil && n.Bridge != "" {
+			if err := h.DeleteLink(n.Bridge); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("remove bridge %s: %v", n.Bridge, err)
+			}
+		}
+	}
 }
 
 // newBusyboxRoot is newRoot with the busybox image already built in it,
