@@ -18,6 +18,10 @@ type Stats struct {
 	Memory      uint64        // bytes in use, page cache that can be dropped excluded
 	MemoryLimit uint64        // 0: no limit
 	Pids        uint64
+	// BlockRead and BlockWrite are the bytes the cgroup's processes read
+	// from and wrote to block devices, as far as the kernel counts them
+	// (see blkioFiles).
+	BlockRead, BlockWrite uint64
 }
 
 // ApplyLimits puts pid (a container's init, before it runs anything of the

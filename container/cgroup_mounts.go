@@ -19,8 +19,9 @@ import (
 // cgroupParent is the directory kiln's cgroups live in, in every hierarchy.
 const cgroupParent = "kiln"
 
-// limitControllers are the controllers limits and stats use.
-var limitControllers = []string{"memory", "cpu", "cpuacct", "pids"}
+// limitControllers are the controllers limits and stats use; blkio only
+// counts, kiln sets no I/O limits.
+var limitControllers = []string{"memory", "cpu", "cpuacct", "pids", "blkio"}
 
 // hierarchies are the cgroup mounts of this system.
 type hierarchies struct {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -117,5 +118,70 @@ func statsV1(h hierarchies, id string) (Stats, error) {
 	if _, ok := h.v1["pids"]; ok {
 		st.Pids, _ = readUint(dir("pids"), "pids.current")
 	}
+	if _, ok := h.v1["blkio"]; ok {
+		st.BlockRead, st.BlockWrite = blkioV1(dir("blkio"))
+	}
 	return st, nil
+}
+
+// blkioFiles are where cgroup v1 counts a cgroup's block I/O, in the order
+// they are tried; the first that lists a device is used.
+//
+// The throttle policy's counters see every bio whatever the scheduler, but
+// only on devices where throttling is active (blk_should_throtl returns
+// before counting unless blk_throtl_activated, block/blk-throttle.h), and
+// recent kernels, 6.18 for one, activate it on a device only when a first
+// throttle rule is written for it. On a machine where nobody wrote one the
+// file holds just "Total 0": v1 counts a container's I/O nowhere, for
+// Docker no more than for kiln. CFQ's counters (kernels before 5.0) and
+// BFQ's count on devices that use those schedulers.
+var blkioFiles = []string{
+	"blkio.throttle.io_service_bytes",
+	"blkio.io_service_bytes_recursive",
+	"blkio.bfq.io_service_bytes_recursive",
+}
+
+// blkioV1 returns the bytes read and written by the blkio cgroup dir; a
+// cgroup made by a kiln that did not join blkio has none.
+func blkioV1(dir string) (read, write uint64) {
+	for _, f := range blkioFiles {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			continue
+		}
+		if r, w, ok := parseBlkioV1(b); ok {
+			return r, w
+		}
+	}
+	return 0, 0
+}
+
+// parseBlkioV1 sums the Read and Write lines of an io_service_bytes file
+// over its devices:
+//
+//	254:0 Read 1459200
+//	254:0 Write 20971520
+//	…
+//	Total 22430720
+//
+// ok is false when no device is listed.
+func parseBlkioV1(b []byte) (read, write uint64, ok bool) {
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || !strings.Contains(f[0], ":") {
+			continue // the closing "Total N", or blank
+		}
+		ok = true
+		n, err := strconv.ParseUint(f[2], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch f[1] {
+		case "Read":
+			read += n
+		case "Write":
+			write += n
+		}
+	}
+	return read, write, ok
 }

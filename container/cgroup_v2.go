@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,7 +19,7 @@ func applyV2(dir string, pid int, l Limits) error {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
 	for _, p := range []string{filepath.Dir(filepath.Dir(dir)), filepath.Dir(dir)} {
-		for _, c := range []string{"memory", "cpu", "pids"} {
+		for _, c := range []string{"memory", "cpu", "pids", "io"} {
 			// One at a time: a controller that cannot be enabled (cpu, with
 			// realtime tasks about) must not keep the others off.
 			_ = os.WriteFile(filepath.Join(p, "cgroup.subtree_control"), []byte("+"+c), 0o644)
@@ -75,5 +76,36 @@ func statsV2(dir string) (Stats, error) {
 	st.MemoryLimit, _ = readUint(dir, "memory.max")
 	st.CPU = time.Duration(readKey(dir, "cpu.stat", "usage_usec")) * time.Microsecond
 	st.Pids, _ = readUint(dir, "pids.current")
+	// Without the io controller (not delegated to kiln's cgroups) there is
+	// no io.stat: no I/O counted.
+	if b, err := os.ReadFile(filepath.Join(dir, "io.stat")); err == nil {
+		st.BlockRead, st.BlockWrite = parseIOStat(b)
+	}
 	return st, nil
+}
+
+// parseIOStat sums rbytes and wbytes of io.stat over its devices:
+//
+//	254:0 rbytes=1459200 wbytes=20971520 rios=192 wios=20 dbytes=0 dios=0
+func parseIOStat(b []byte) (read, write uint64) {
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.Contains(f[0], ":") {
+			continue
+		}
+		for _, kv := range f[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				continue
+			}
+			switch k {
+			case "rbytes":
+				read += n
+			case "wbytes":
+				write += n
+			}
+		}
+	}
+	return read, write
 }

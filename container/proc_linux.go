@@ -3,6 +3,7 @@ package container
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 )
@@ -60,4 +61,26 @@ func Alive(pid int, start uint64) bool {
 		return false
 	}
 	return processState(pid) != 'Z'
+}
+
+// ReadNetStats reads the traffic of the network namespace c's process is
+// in, from /proc/PID/net/dev; see OwnNetwork for whether it is c's own.
+func (c *Container) ReadNetStats() (NetStats, error) {
+	pid := c.State.Pid
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/net/dev")
+	if err != nil {
+		return NetStats{}, fmt.Errorf("container %s: %w", c.ShortID(), err)
+	}
+	defer f.Close()
+	// The open file shows the namespace the pid's process was in when it
+	// was opened. Checked after the open, a pid still naming the
+	// container's process was not reused by another one before it.
+	if !Alive(pid, c.State.StartTime) {
+		return NetStats{}, fmt.Errorf("container %s is not running: %w", c.ShortID(), os.ErrNotExist)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return NetStats{}, fmt.Errorf("container %s: %w", c.ShortID(), err)
+	}
+	return parseNetDev(b)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,6 +20,14 @@ func newStatsCommand(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "stats [OPTIONS] [CONTAINER...]",
 		Short: "Show the resource usage of running containers",
+		Long: `Show the resource usage of running containers, as docker stats does.
+
+NET I/O is what the container received / sent on its interfaces but lo; a
+container on the host's network (--network host) shows -- as its traffic
+cannot be told from the host's. BLOCK I/O is what its processes read from /
+wrote to block devices, as its cgroup counts it: on cgroup v1, only on
+devices with I/O throttling set up (recent kernels set it up at the first
+throttle rule written for the device), else 0B.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			return runStats(c.Context(), g, args, noStream, os.Stdout)
 		},
@@ -77,13 +86,16 @@ func runStats(ctx context.Context, g *globals, refs []string, noStream bool, out
 			b.WriteString("\033[2J\033[H") // clear the screen, as docker stats does
 		}
 		w := tabwriter.NewWriter(&b, 0, 4, 3, ' ', 0)
-		fmt.Fprintln(w, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tPIDS")
+		fmt.Fprintln(w, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
 		for _, r := range rows {
+			// A restart gives the container a new process, whose pid
+			// NET I/O is read through.
+			_ = r.c.Reload()
 			st, err := container.ReadStats(r.c.Config.ID)
 			now := time.Now()
 			if err != nil || r.err != nil {
 				// Not running (any more): Docker shows dashes.
-				fmt.Fprintf(w, "%s\t%s\t--\t-- / --\t--\t--\n", r.c.ShortID(), r.c.Config.Name)
+				fmt.Fprintf(w, "%s\t%s\t--\t-- / --\t--\t--\t--\t--\n", r.c.ShortID(), r.c.Config.Name)
 				r.prev, r.at, r.err = st, now, err
 				continue
 			}
@@ -92,8 +104,9 @@ func runStats(ctx context.Context, g *globals, refs []string, noStream bool, out
 			if st.MemoryLimit > 0 {
 				memPct = 100 * float64(st.Memory) / float64(st.MemoryLimit)
 			}
-			fmt.Fprintf(w, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%d\n", r.c.ShortID(), r.c.Config.Name, max(cpu, 0),
-				binarySize(st.Memory), binarySize(st.MemoryLimit), memPct, st.Pids)
+			fmt.Fprintf(w, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s\t%s / %s\t%d\n", r.c.ShortID(), r.c.Config.Name, max(cpu, 0),
+				binarySize(st.Memory), binarySize(st.MemoryLimit), memPct, netIO(r.c),
+				decimalSize(st.BlockRead), decimalSize(st.BlockWrite), st.Pids)
 			r.prev, r.at = st, now
 		}
 		w.Flush()
@@ -118,4 +131,36 @@ func binarySize(n uint64) string {
 		return fmt.Sprintf("%dB", n)
 	}
 	return fmt.Sprintf("%.2f%s", v, units[i])
+}
+
+// netIO is the NET I/O column: received / sent. A container on the host's
+// network shows "--" where Docker shows 0B / 0B: the host's counters are
+// not the container's, and zero would claim it sent nothing.
+func netIO(c *container.Container) string {
+	if !c.OwnNetwork() {
+		return "--"
+	}
+	n, err := c.ReadNetStats()
+	if err != nil {
+		return "--"
+	}
+	return decimalSize(n.RxBytes) + " / " + decimalSize(n.TxBytes)
+}
+
+// decimalSize formats bytes as Docker's stats does NET I/O and BLOCK I/O:
+// decimal units, 3 significant digits (1.23kB, 21MB, 648B). Where a value
+// rounds up to the next unit it is shown in that unit (1MB), not as
+// go-units' 1e+03kB.
+func decimalSize(n uint64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB", "EB"}
+	v, i := float64(n), 0
+	for v >= 1000 && i < len(units)-1 {
+		v /= 1000
+		i++
+	}
+	s := strconv.FormatFloat(v, 'g', 3, 64)
+	if r, _ := strconv.ParseFloat(s, 64); r >= 1000 && i < len(units)-1 {
+		s, i = "1", i+1
+	}
+	return s + units[i]
 }
