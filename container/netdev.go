@@ -12,9 +12,10 @@ type NetStats struct {
 }
 
 // OwnNetwork reports whether c has a network namespace of its own
-// (--network none). With "host" (or "", the default) it shares the
-// host's, whose counters tell nothing about the container.
-func (c *Container) OwnNetwork() bool { return c.Config.Network == "none" }
+// (none, or a bridge network). With "host" (or "", in records older than
+// bridge networks) it shares the host's, whose counters tell nothing
+// about the container.
+func (c *Container) OwnNetwork() bool { return c.Config.Network == "none" || c.Config.Bridged() }
 
 // parseNetDev sums the received and sent bytes of /proc/net/dev over its
 // interfaces but lo:

@@ -25,6 +25,13 @@ func TestStatsNetAndBlockIO(t *testing.T) {
 	runDetached(t, root, "--name", "io", "--network", "none", "busybox", "sh", "-c",
 		"dd if=/dev/zero of=/f bs=1M count=20 oflag=direct && echo written; exec sleep 1000")
 	runDetached(t, root, "--name", "hostnet", "--network", "host", "busybox", "sleep", "1000")
+	// On the default bridge: three pings to the gateway and their answers.
+	runDetached(t, root, "--name", "bridged", "busybox", "sh", "-c",
+		"ping -c 3 -i 0.2 $(ip route | awk '/^default/ {print $3}') && echo pinged; exec sleep 1000")
+	eventually(t, 30*time.Second, "pinged the gateway", func() bool {
+		out, _ := mustKiln(t, root, "logs", "bridged")
+		return strings.Contains(out, "pinged")
+	})
 	eventually(t, 30*time.Second, "dd wrote 20MB", func() bool {
 		out, _ := mustKiln(t, root, "logs", "io")
 		return strings.Contains(out, "written")
@@ -32,9 +39,14 @@ func TestStatsNetAndBlockIO(t *testing.T) {
 
 	out, _ := mustKiln(t, root, "stats", "--no-stream")
 	rows := statsTable(t, out)
-	ioRow, host := rows["io"], rows["hostnet"]
-	if ioRow == nil || host == nil {
-		t.Fatalf("stats --no-stream: no row for io or hostnet in\n%s", out)
+	ioRow, host, bridged := rows["io"], rows["hostnet"], rows["bridged"]
+	if ioRow == nil || host == nil || bridged == nil {
+		t.Fatalf("stats --no-stream: no row for io, hostnet or bridged in\n%s", out)
+	}
+	rx, tx, _ := strings.Cut(bridged["NET I/O"], " / ")
+	// Three 84-byte ICMP packets each way, at least, on eth0.
+	if parseDecimalSize(t, rx) < 3*84 || parseDecimalSize(t, tx) < 3*84 {
+		t.Errorf("NET I/O of a bridged container that pinged 3 times: got %q, want at least 252B each way", bridged["NET I/O"])
 	}
 	if got := ioRow["NET I/O"]; got != "0B / 0B" {
 		t.Errorf("NET I/O of a --network none container: got %q, want 0B / 0B (lo is not counted)", got)
