@@ -285,10 +285,10 @@ func (s *NetworkStore) Remove(ref string) error {
 		return err
 	}
 	defer unlock()
-	n, err := s.find(ref)
-	if m, ok := modes[ref]; ok {
-		n, err = m, nil
+	if _, ok := modes[ref]; ok || ref == DefaultNetwork {
+		return fmt.Errorf("%s is a pre-defined network and cannot be removed", ref)
 	}
+	n, err := s.find(ref)
 	if err != nil {
 		return err
 	}
@@ -454,17 +454,15 @@ func (s *NetworkStore) Detach(a *Attachment) error {
 
 // refreshHosts rewrites each endpoint's /etc/hosts in place (the
 // container's bind mount holds the inode): its own lines, then, on user
-// networks, a line per peer with its name, aliases and short ID. Docker's
-// default bridge resolves no names, and neither does kiln's.
+// networks, a line per container on it (itself included) with its name,
+// aliases and short ID. Docker's default bridge resolves no names, and
+// neither does kiln's.
 func (s *NetworkStore) refreshHosts(n *Network, eps []*Endpoint) {
 	for _, ep := range eps {
 		var b strings.Builder
 		b.WriteString(ep.HostsBase)
 		if n.Name != DefaultNetwork {
 			for _, p := range eps {
-				if p.Container == ep.Container {
-					continue
-				}
 				fmt.Fprintf(&b, "%s\t%s", p.IP, p.Name)
 				for _, a := range p.Aliases {
 					b.WriteString(" " + a)
