@@ -21,8 +21,12 @@ const (
 	defaultBridge  = "kiln0"
 )
 
-// ErrNoNetwork reports a name or ID that matches no network.
-var ErrNoNetwork = errors.New("no such network")
+var (
+	// ErrNoNetwork reports a name or ID that matches no network.
+	ErrNoNetwork = errors.New("no such network")
+	// ErrNetworkInUse reports a network that running containers are on.
+	ErrNetworkInUse = errors.New("network has active endpoints")
+)
 
 // Network is a recorded network.
 type Network struct {
@@ -304,7 +308,7 @@ func (s *NetworkStore) Remove(ref string) error {
 		for _, e := range eps {
 			names = append(names, e.Name)
 		}
-		return fmt.Errorf("network %s has active endpoints (%s): stop them first", n.Name, strings.Join(names, ", "))
+		return fmt.Errorf("network %s: %w (%s): stop them first", n.Name, ErrNetworkInUse, strings.Join(names, ", "))
 	}
 	b, err := n.bridge()
 	if err != nil {

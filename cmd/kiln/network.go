@@ -28,7 +28,7 @@ func newNetworkCommand(g *globals) *cobra.Command {
 		Short: "Manage networks",
 		Args:  cobra.NoArgs,
 	}
-	c.AddCommand(newNetworkCreateCommand(g), newNetworkLsCommand(g), newNetworkRmCommand(g), newNetworkInspectCommand(g))
+	c.AddCommand(newNetworkCreateCommand(g), newNetworkLsCommand(g), newNetworkRmCommand(g), newNetworkInspectCommand(g), newNetworkPruneCommand(g))
 	return c
 }
 
@@ -182,4 +182,45 @@ func newNetworkInspectCommand(g *globals) *cobra.Command {
 			return errors.Join(errs...)
 		},
 	}
+}
+
+func newNetworkPruneCommand(g *globals) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "prune [-f]",
+		Short: "Remove every user network no running container is on",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if !force {
+				return errors.New("network prune removes every unused user network: confirm with -f (--force)")
+			}
+			nets, err := g.networks()
+			if err != nil {
+				return err
+			}
+			all, err := nets.List()
+			if err != nil {
+				return err
+			}
+			var removed []string
+			for _, n := range all {
+				if n.Predefined() {
+					continue
+				}
+				if err := nets.Remove(n.ID); err != nil {
+					if errors.Is(err, container.ErrNetworkInUse) {
+						continue
+					}
+					return err
+				}
+				removed = append(removed, n.Name)
+			}
+			if len(removed) > 0 {
+				fmt.Println("Deleted Networks:\n" + strings.Join(removed, "\n"))
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	return c
 }

@@ -339,6 +339,11 @@ func TestNetworkLsRm(t *testing.T) {
 			t.Errorf("network rm %s: got exit %d, %q; want refused", n, code, errOut)
 		}
 	}
+	mustKiln(t, root, "network", "create", "unused")
+	out, _ = mustKiln(t, root, "network", "prune", "-f")
+	if out != "Deleted Networks:\nunused\n" {
+		t.Errorf("network prune -f with tmpnet in use: got %q, want only unused removed", out)
+	}
 	mustKiln(t, root, "rm", "-f", "user")
 	mustKiln(t, root, "network", "rm", "tmpnet")
 	if _, err := h.LinkByName(bridge); err == nil {
