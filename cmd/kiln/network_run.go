@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/kiln-build/kiln/container"
 	"github.com/kiln-build/kiln/network"
@@ -122,6 +123,9 @@ func runNetwork(cs *container.Store, f *runFlags, exposed map[string]struct{}) (
 		name = container.DefaultNetwork
 	case "host", "none":
 	default:
+		if strings.HasPrefix(name, "container:") {
+			return "", nil, fmt.Errorf("--network %s: joining another container's network is not supported yet", name)
+		}
 		nets, err := cs.Networks()
 		if err != nil {
 			return "", nil, err

@@ -94,11 +94,15 @@ func TestNetworkDefaultBridge(t *testing.T) {
 	if len(addrs) == 0 || !addrs[0].Contains(ip) {
 		t.Errorf("bridge kiln0 has %v, want the subnet of the container's %s", addrs, ip)
 	}
-	for _, l := range hostLinks(t) {
-		if strings.HasPrefix(l, "veth") {
-			t.Errorf("after the container exited: host still has %s", l)
+	// The kernel removes the veth pair with the namespace, in the background.
+	eventually(t, 10*time.Second, "no veth left after the container exited", func() bool {
+		for _, l := range hostLinks(t) {
+			if strings.HasPrefix(l, "veth") {
+				return false
+			}
 		}
-	}
+		return true
+	})
 
 	// Two containers: distinct addresses, and one reaches the other by it.
 	runDetached(t, root, append([]string{"--name", "web"}, httpdArgs("hello-by-ip")...)...)
