@@ -178,6 +178,16 @@ func TestNetworkPublish(t *testing.T) {
 	if out, _ := mustKiln(t, root, "port", "pub"); strings.TrimSpace(out) != fmt.Sprintf("8080/tcp -> 127.0.0.1:%d", port) {
 		t.Errorf("port pub: got %q", out)
 	}
+	// A restart publishes the port again, to the new run of the container.
+	mustKiln(t, root, "restart", "-t", "1", "pub")
+	eventually(t, 10*time.Second, "GET "+url+" after restart", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
 	_, errOut, code := kiln(t, root, append([]string{"run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port)}, httpdArgs("x")...)...)
 	if code != 125 || !strings.Contains(errOut, "address already in use") {
 		t.Errorf("a second -p on the same port: got exit %d, stderr %q; want 125 and address already in use", code, errOut)
