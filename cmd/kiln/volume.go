@@ -146,8 +146,10 @@ func newVolumeRmCommand(g *globals) *cobra.Command {
 			}
 			var errs []error
 			for _, name := range args {
-				if users := container.UsedBy(all, name); len(users) > 0 && !force {
-					errs = append(errs, fmt.Errorf("volume %s: %w by container %s: remove it first, or volume rm -f", name, container.ErrVolumeInUse, strings.Join(users, ", ")))
+				// As Docker's: -f ignores a volume already gone, never one in
+				// use (a stopped container may start again).
+				if users := container.UsedBy(all, name); len(users) > 0 {
+					errs = append(errs, fmt.Errorf("volume %s: %w by container %s: remove the container first", name, container.ErrVolumeInUse, strings.Join(users, ", ")))
 					continue
 				}
 				if err := vs.Remove(name); err != nil {
@@ -161,7 +163,7 @@ func newVolumeRmCommand(g *globals) *cobra.Command {
 			return errors.Join(errs...)
 		},
 	}
-	c.Flags().BoolVarP(&force, "force", "f", false, "remove even volumes in use; no error for missing ones")
+	c.Flags().BoolVarP(&force, "force", "f", false, "no error for volumes that do not exist")
 	return c
 }
 

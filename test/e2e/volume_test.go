@@ -180,8 +180,13 @@ func TestVolumeCommands(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "in use") || !strings.Contains(stderr, "user") {
 		t.Fatalf("volume rm of a volume in use: exit %d, stderr %q; want a failure naming the container", code, stderr)
 	}
+	// As Docker's since moby#31450: -f ignores a missing volume, not a user.
+	if _, stderr, code := kiln(t, root, "volume", "rm", "-f", "v1"); code == 0 || !strings.Contains(stderr, "in use") {
+		t.Fatalf("volume rm -f of a volume in use: exit %d, stderr %q; want refused", code, stderr)
+	}
 	mustKiln(t, root, "volume", "rm", anon)
-	mustKiln(t, root, "volume", "rm", "-f", "v1")
+	mustKiln(t, root, "rm", "user")
+	mustKiln(t, root, "volume", "rm", "-f", "v1", "never-made")
 	if got := volumeNames(t, root); len(got) != 0 {
 		t.Fatalf("volume ls -q after rm: got %q", got)
 	}
