@@ -21,13 +21,27 @@ func probeOverlay() error {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// The thread is never unlocked: it dies with its private mount
-		// namespace when the goroutine returns.
+		// The thread goes back to the original mount namespace before it
+		// is unlocked; if it cannot, it stays locked and dies with the
+		// goroutine. (Were it the main thread, the runtime could not end
+		// it, and /proc/self, which shows the main thread's namespaces,
+		// would show the private one from then on.)
 		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/mnt")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
 		if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
 			errc <- err
 			return
 		}
+		defer func() {
+			if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNS) == nil {
+				runtime.UnlockOSThread()
+			}
+		}()
 		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 			errc <- err
 			return
