@@ -1,5 +1,7 @@
 // Package testutil holds probes for tests that need privileges or kernel
-// features: they skip with the reason when those are missing.
+// features: they skip with the reason when those are missing. It also
+// starts a private Docker engine (StartDockerd), the peer that tests and
+// benchmarks compare kiln with.
 package testutil
 
 import (
