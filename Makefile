@@ -24,17 +24,18 @@ deps:
 		fi; \
 	fi
 	@# Interoperability tools for the image tests (skopeo, umoci, a registry,
-	@# htpasswd, openssl), iptables for the networks' NAT and runc for the
-	@# start benchmark; the tests skip saying why when one is missing.
-	@missing=""; for t in skopeo umoci docker-registry htpasswd openssl iptables runc; do \
+	@# htpasswd, openssl), iptables for the networks' NAT, runc and a Docker
+	@# engine (docker.io: the tests start a private dockerd of their own) to
+	@# compare with; the tests skip saying why when one is missing.
+	@missing=""; for t in skopeo umoci docker-registry htpasswd openssl iptables runc dockerd; do \
 		command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo umoci docker-registry apache2-utils openssl iptables runc; \
-			systemctl disable --now docker-registry >/dev/null 2>&1 || true; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo umoci docker-registry apache2-utils openssl iptables runc docker.io; \
+			systemctl disable --now docker-registry docker docker.socket containerd >/dev/null 2>&1 || true; \
 		else \
-			echo "missing:$$missing (the tests that need them will skip; run as root or apt-get install skopeo umoci docker-registry apache2-utils openssl iptables runc)" >&2; \
+			echo "missing:$$missing (the tests that need them will skip; run as root or apt-get install skopeo umoci docker-registry apache2-utils openssl iptables runc docker.io)" >&2; \
 		fi; \
 	fi
 
