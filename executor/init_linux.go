@@ -23,7 +23,8 @@ package executor
 //	    |<-- wait4: exit status -------------------|
 //	    |   remove the stubs from Upper
 //
-// The child is started from a sealed memfd copy of kiln (sealed_linux.go);
+// The child is started from kiln through a private read-only overlay, or a
+// sealed memfd copy (sealed_linux.go);
 // seccomp* goes in before setuid or just before exec (caps_linux.go).
 //
 // For Copy the child mounts the overlays and copies in-process, then sends
