@@ -49,10 +49,14 @@ type Spec struct {
 	// Mounts are RUN --mount's (see mount.go); nothing of them lands in
 	// Rootfs.Upper.
 	Mounts []Mount
+	// Cgroups are cgroup directories, made by the caller with their limits
+	// set, that the container's process starts in (cgroup_linux.go): at
+	// most one of cgroup v2, any number of v1 hierarchies.
+	Cgroups []string
 	// Started, if set, is called with the host pid of the container's
 	// process (PID 1 of its namespace) once it exists and before it runs
-	// anything of the container's: a supervisor records it and moves it
-	// into a cgroup there. An error kills the container and is returned.
+	// anything of the container's: a supervisor records it there. An error
+	// kills the container and is returned.
 	Started func(pid int) error
 	// Execed, if set, is called once the container's command has been
 	// found and is being executed: errors after it are the command's own.

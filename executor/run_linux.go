@@ -71,18 +71,19 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	} else if err := ios.pipes(cmd, s.Stdin, s.Stdout, s.Stderr); err != nil {
 		return err
 	}
-	// The init joins the devices cgroup before it reads its config, so
-	// before anything of the container runs.
-	started := ios.startedThen(func(pid int) error {
-		if err := devices.add(pid); err != nil {
-			return err
-		}
-		if s.Started != nil {
-			return s.Started(pid)
-		}
-		return nil
-	})
-	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, started, s.Execed)
+	// The init starts in the devices cgroup and the caller's, so nothing
+	// of it runs outside them (cgroup_linux.go).
+	cgroups := s.Cgroups
+	if devices != nil {
+		cgroups = append([]string{devices.dir}, cgroups...)
+	}
+	birth, err := newCgroupBirth(cmd, cgroups)
+	if err != nil {
+		return err
+	}
+	defer birth.close()
+	started := ios.startedThen(s.Started)
+	res, err := runInit(ctx, cmd, birth, initConfig{Run: cfg}, s.Signals, started, s.Execed)
 	removeStubs(s.Rootfs.Upper, res.created)
 	ios.wait()
 	if err != nil {
@@ -122,7 +123,7 @@ func (r *Runner) Copy(ctx context.Context, c CopySpec) error {
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	res, err := runInit(ctx, cmd, initConfig{Copy: cfg}, nil, nil, nil)
+	res, err := runInit(ctx, cmd, nil, initConfig{Copy: cfg}, nil, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -179,10 +180,10 @@ type initResult struct {
 	state   *os.ProcessState
 }
 
-// runInit starts the init child, sends it cfg, collects its reports,
-// forwards signals and waits. An error the child reported is returned as
-// is; ctx's cancellation kills it.
-func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan os.Signal, started func(pid int) error, execed func()) (initResult, error) {
+// runInit starts the init child in birth's cgroups, sends it cfg, collects
+// its reports, forwards signals and waits. An error the child reported is
+// returned as is; ctx's cancellation kills it.
+func runInit(ctx context.Context, cmd *exec.Cmd, birth *cgroupBirth, cfg initConfig, signals <-chan os.Signal, started func(pid int) error, execed func()) (initResult, error) {
 	var res initResult
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
@@ -197,11 +198,17 @@ func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan 
 	defer statR.Close()
 	cmd.ExtraFiles = []*os.File{cfgR, statW}
 
-	waited, err := startLocked(cmd)
+	waited, err := startLocked(cmd, birth)
 	cfgR.Close()
 	statW.Close()
 	if err != nil {
 		return res, fmt.Errorf("start init: %w", err)
+	}
+	if err := birth.joinLate(cmd.Process.Pid); err != nil {
+		_ = cmd.Process.Kill()
+		<-waited
+		cfgW.Close()
+		return res, err
 	}
 	if started != nil {
 		// The child blocks reading its config until the goroutine below
@@ -267,16 +274,31 @@ func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan 
 	return res, nil
 }
 
-// startLocked starts cmd from a thread that stays locked until Wait returns:
-// the kernel sends Pdeathsig when the creating thread exits, not the process.
-func startLocked(cmd *exec.Cmd) (<-chan error, error) {
+// startLocked starts cmd, in birth's cgroups, from a thread that stays
+// locked until Wait returns: the kernel sends Pdeathsig when the creating
+// thread exits, not the process.
+func startLocked(cmd *exec.Cmd, birth *cgroupBirth) (<-chan error, error) {
 	started := make(chan error, 1)
 	waited := make(chan error, 1)
 	go func() {
 		// Never unlocked: the thread exits with this goroutine, after the
-		// child is gone.
+		// child is gone, or at once if it could not leave the cgroups it
+		// joined for the fork.
 		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
+		if err := birth.enter(); err != nil {
+			started <- err
+			return
+		}
+		err := cmd.Start()
+		if lerr := birth.leave(); lerr != nil {
+			if err == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+			started <- lerr
+			return
+		}
+		if err != nil {
 			started <- err
 			return
 		}

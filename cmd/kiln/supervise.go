@@ -116,15 +116,16 @@ func superviseLoop(ctx context.Context, c *container.Container, sio superviseIO,
 		spec := specFor(c)
 		spec.Stdin, spec.Stdout, spec.Stderr, spec.Signals = sio.stdin, stdout, stderr, sio.signals
 		execed := false
+		// The container starts in its cgroups: the freezer, and its limits.
+		cgroups, cgErr := container.Cgroups(c.Config.ID, c.Config.Limits)
+		spec.Cgroups = cgroups
 		spec.Started = func(pid int) error {
+			if cgErr != nil {
+				return cgErr
+			}
 			start, err := container.ProcessStartTime(pid)
 			if err != nil {
 				return fmt.Errorf("container start time: %w", err)
-			}
-			// Without a freezer (no cgroup fs) everything but pause works.
-			_ = container.JoinCgroup(c.Config.ID, pid)
-			if err := container.ApplyLimits(c.Config.ID, pid, c.Config.Limits); err != nil {
-				return err
 			}
 			c.State = container.State{
 				Status: container.Running, Pid: pid, StartTime: start,
