@@ -33,11 +33,9 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 		return fmt.Errorf("create run dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	if err := writeRunFiles(dir, s.Hostname, s.Network, s.Names); err != nil {
-		return err
-	}
 	cfg := &runConfig{
-		Dir: dir, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User,
+		Dir: dir, Etc: etcFiles(s.Hostname, s.Network, s.Names),
+		Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User,
 		Hostname: s.Hostname, NewNet: s.Network == "none", Tty: s.Tty,
 		Mounts: childMounts(s.Mounts), Rlimits: s.Rlimits, Init: s.Init,
 	}
@@ -363,26 +361,15 @@ func isOpaque(p string) bool {
 	return false
 }
 
-// writeRunFiles writes the files bound over /etc/hosts, /etc/resolv.conf and
-// /etc/hostname, and makes the mountpoint and the empty scratch layer.
-func writeRunFiles(dir, hostname, network string, names Names) error {
-	for _, d := range []string{"rootfs", "empty"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			return fmt.Errorf("create run dir: %w", err)
-		}
-	}
+// etcFiles are the contents of the files the init binds over /etc/hosts,
+// /etc/resolv.conf and /etc/hostname.
+func etcFiles(hostname, network string, names Names) map[string]string {
 	host, _ := os.ReadFile("/etc/resolv.conf")
-	files := map[string]string{
+	return map[string]string{
 		"hosts":       names.hosts(hostname),
 		"hostname":    hostname + "\n",
 		"resolv.conf": names.resolv(resolvConf(string(host), network == "" || network == "host")),
 	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
-	}
-	return nil
 }
 
 // resolvConf derives the container's resolv.conf from the host's as Docker
