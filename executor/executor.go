@@ -15,6 +15,13 @@ type Rootfs struct {
 	Lower []string // layer directories, bottom first; may be empty (scratch)
 	Upper string   // overlay upperdir: receives every change
 	Work  string   // overlay workdir: an empty dir on Upper's filesystem
+	// Volatile says Upper is thrown away after this run (a --rm
+	// container's). The overlay is then mounted volatile: unmounting it
+	// does not sync the whole of Upper's filesystem, which also made every
+	// file the run left behind slow to remove, and fsync in the container
+	// is a no-op. Overlayfs will not mount such an Upper again unless its
+	// marker in Work is removed, which Run does for a Volatile one.
+	Volatile bool
 }
 
 // Spec describes one process to run in a container.

@@ -201,6 +201,40 @@ func mountOverlay(target string, lower []string, empty, upper, work string) erro
 	return nil
 }
 
+// mountRootfs mounts r on target, volatile if r says so (see Rootfs).
+func mountRootfs(target string, r Rootfs, empty string) error {
+	if !r.Volatile {
+		return mountOverlay(target, r.Lower, empty, r.Upper, r.Work)
+	}
+	opts, err := overlayOptions(r.Lower, empty, r.Upper, r.Work)
+	if err != nil {
+		return err
+	}
+	if len(opts)+len(",volatile") >= os.Getpagesize() {
+		return mountOverlay(target, r.Lower, empty, r.Upper, r.Work)
+	}
+	err = unix.Mount("overlay", target, "overlay", 0, opts+",volatile")
+	if marker := filepath.Join(r.Work, "work", "incompat", "volatile"); err != nil && exists(marker) {
+		// Overlayfs leaves this marker (a directory holding "dirty") after
+		// a volatile mount and refuses the upper while it is there, in case
+		// a crash lost writes to it. A Volatile upper is disposable: this
+		// is a --rm container started again after its supervisor was killed.
+		if err = os.RemoveAll(marker); err == nil {
+			err = unix.Mount("overlay", target, "overlay", 0, opts+",volatile")
+		}
+	}
+	if err != nil {
+		// Before Linux 5.10 there is no volatile: mount it durable.
+		return mountOverlay(target, r.Lower, empty, r.Upper, r.Work)
+	}
+	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
 // stubs creates mount targets inside the merged rootfs and remembers which
 // ones it created (and which directories creating them copied up), so the
 // parent can take them out of Upper afterwards, as BuildKit does.
@@ -263,7 +297,7 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 		return err
 	}
 	root := filepath.Join(c.Dir, "rootfs")
-	if err := mountOverlay(root, c.Rootfs.Lower, filepath.Join(c.Dir, "empty"), c.Rootfs.Upper, c.Rootfs.Work); err != nil {
+	if err := mountRootfs(root, c.Rootfs, filepath.Join(c.Dir, "empty")); err != nil {
 		return err
 	}
 	if c.Security.NoDev {

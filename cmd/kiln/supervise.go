@@ -195,7 +195,8 @@ func exitStatus(err error) (int, error) {
 func specFor(c *container.Container) executor.Spec {
 	cfg := c.Config
 	return executor.Spec{
-		Rootfs:   executor.Rootfs{Lower: cfg.Lower, Upper: c.UpperDir(), Work: c.WorkDir()},
+		// A --rm container's upper goes with it: no need to sync it.
+		Rootfs:   executor.Rootfs{Lower: cfg.Lower, Upper: c.UpperDir(), Work: c.WorkDir(), Volatile: cfg.AutoRemove},
 		Args:     cfg.Args,
 		Env:      cfg.Env,
 		Cwd:      cfg.Cwd,
