@@ -67,8 +67,13 @@ func supervise(ctx context.Context, cs *container.Store, c *container.Container,
 	report(err)
 	_ = container.RemoveCgroup(c.Config.ID)
 	if c.Config.AutoRemove {
-		if rerr := cs.Remove(c); rerr != nil && err == nil {
-			err = rerr
+		if rerr := cs.Remove(c); rerr != nil {
+			// The exit superviseLoop did not record, for a record that
+			// was to go.
+			_ = c.SaveState()
+			if err == nil {
+				err = rerr
+			}
 		}
 		if rerr := removeAnonymousVolumes(cs, c); rerr != nil && err == nil {
 			err = rerr
@@ -148,13 +153,20 @@ func superviseLoop(ctx context.Context, c *container.Container, sio superviseIO,
 		if runErr != nil {
 			c.State.Error = runErr.Error()
 		}
+		// A --rm container's record is removed next (supervise): writing
+		// its exit first would be undone at once.
+		saveExit := func() {
+			if !c.Config.AutoRemove {
+				_ = c.SaveState()
+			}
+		}
 		if !execed {
 			// The command never ran: no policy makes that work next time.
-			_ = c.SaveState()
+			saveExit()
 			return code, runErr
 		}
 		if _, err := os.Stat(stopMarker(c)); err == nil || !c.Config.Restart.ShouldRestart(code, c.State.RestartCount) {
-			_ = c.SaveState()
+			saveExit()
 			return code, nil
 		}
 		c.State.Status = container.Restarting
