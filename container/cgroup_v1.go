@@ -35,7 +35,9 @@ func makeV1(h hierarchies, id string, l Limits) ([]string, error) {
 	done := map[string]bool{}
 	for _, c := range limitControllers {
 		mnt, ok := h.v1[c]
-		if !ok || done[mnt] {
+		if !ok || done[mnt] || (c == "cpu" && need["cpu"] == "") {
+			// cpu only limits; stats read cpuacct, which a cpu,cpuacct
+			// mount brings along.
 			continue
 		}
 		done[mnt] = true
