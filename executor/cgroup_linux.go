@@ -15,6 +15,14 @@ package executor
 // Where the thread's own cgroups cannot be worked out (mounts this does not
 // understand), the init is moved in as soon as it is started instead:
 // still before it reads its config, so before anything of the container's.
+//
+// A pids limit is the exception: born under it, the init's Go runtime would
+// count its own threads against it, and a container with --pids-limit 2
+// could not start. A v1 cgroup with a pids limit is joined by the init's
+// own thread once it has read its config (before it runs anything of the
+// container's; its other threads die at execve, so only kiln's code runs
+// outside it); a v2 one is joined by pid as soon as the init is started,
+// as before, since v2 moves whole processes only.
 
 import (
 	"bufio"
@@ -38,6 +46,7 @@ type cgroupBirth struct {
 	back []string // the forking thread's own cgroups, one per v1 entry
 	v2   *os.File // the one cgroup v2 directory, for CLONE_INTO_CGROUP
 	late []string // moved into by pid once the init started
+	self []string // v1, with a pids limit: joined by the init's own thread
 }
 
 // newCgroupBirth sorts dirs and sets cmd up to start in the v2 one.
@@ -54,10 +63,14 @@ func newCgroupBirth(cmd *exec.Cmd, dirs []string) (*cgroupBirth, error) {
 			b.close()
 			return nil, fmt.Errorf("cgroup %s: %w", d, err)
 		}
-		switch st.Type {
-		case unix.CGROUP_SUPER_MAGIC:
+		switch {
+		case st.Type == unix.CGROUP_SUPER_MAGIC && pidsLimited(d):
+			b.self = append(b.self, d)
+		case st.Type == unix.CGROUP_SUPER_MAGIC:
 			b.v1 = append(b.v1, d)
-		case unix.CGROUP2_SUPER_MAGIC:
+		case st.Type == unix.CGROUP2_SUPER_MAGIC && pidsLimited(d):
+			b.late = append(b.late, d)
+		case st.Type == unix.CGROUP2_SUPER_MAGIC:
 			if b.v2 != nil {
 				b.close()
 				return nil, fmt.Errorf("%w: two cgroup v2 directories, %s and %s", ErrInvalidSpec, b.v2.Name(), d)
@@ -76,6 +89,31 @@ func newCgroupBirth(cmd *exec.Cmd, dirs []string) (*cgroupBirth, error) {
 		}
 	}
 	return b, nil
+}
+
+// pidsLimited reports a cgroup with a pids limit.
+func pidsLimited(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "pids.max"))
+	return err == nil && strings.TrimSpace(string(b)) != "max"
+}
+
+// selfJoined are the cgroups the init's thread joins itself (joinSelf).
+func (b *cgroupBirth) selfJoined() []string {
+	if b == nil {
+		return nil
+	}
+	return b.self
+}
+
+// joinSelf moves the calling thread, the init's that will execve (or fork
+// the process, for exec and --init), into each of dirs.
+func joinSelf(dirs []string) error {
+	for _, d := range dirs {
+		if err := writeSelf(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *cgroupBirth) close() {

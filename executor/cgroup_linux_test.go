@@ -114,3 +114,25 @@ func TestRunCgroupsNotACgroup(t *testing.T) {
 		t.Errorf("got %v, want an error saying it is not a cgroup directory", err)
 	}
 }
+
+// TestRunPidsLimitCgroup: under a pids limit of 1 the init still starts (its
+// Go runtime's threads do not count against it) and the container cannot
+// fork.
+func TestRunPidsLimitCgroup(t *testing.T) {
+	base := busybox(t)
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup/pids", &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+		t.Skip("no cgroup v1 pids hierarchy at /sys/fs/cgroup/pids")
+	}
+	dir := cgroupDir(t, "/sys/fs/cgroup/pids")
+	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRun(t, Spec{Rootfs: rootfs(t, base), Args: []string{"echo", "up"}, Cgroups: []string{dir}}); got != "up\n" {
+		t.Errorf("under pids.max 1: got %q, want %q", got, "up\n")
+	}
+	out, _ := run(t, Spec{Rootfs: rootfs(t, base), Args: sh("/bin/true & wait; echo forked"), Cgroups: []string{dir}})
+	if strings.Contains(out, "forked") {
+		t.Errorf("under pids.max 1: got %q, want the fork refused", out)
+	}
+}

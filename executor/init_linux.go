@@ -54,6 +54,9 @@ type initConfig struct {
 	Run  *runConfig  `json:",omitempty"`
 	Copy *copyConfig `json:",omitempty"`
 	Exec *execConfig `json:",omitempty"`
+	// Cgroups are v1 cgroups with a pids limit, which the init's thread
+	// joins itself first thing (cgroup_linux.go).
+	Cgroups []string `json:",omitempty"`
 }
 
 type runConfig struct {
@@ -141,6 +144,9 @@ func initMain(enc *json.Encoder) error {
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("read init config: %w", err)
+	}
+	if err := joinSelf(cfg.Cgroups); err != nil {
+		return err
 	}
 	if cfg.Exec != nil {
 		// In the host's mount namespace until it joins the container's:

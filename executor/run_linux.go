@@ -195,7 +195,7 @@ func runInit(ctx context.Context, cmd *exec.Cmd, birth *cgroupBirth, cfg initCon
 	}
 	defer statR.Close()
 	cmd.ExtraFiles = []*os.File{cfgR, statW}
-
+	cfg.Cgroups = birth.selfJoined()
 	waited, err := startLocked(cmd, birth)
 	cfgR.Close()
 	statW.Close()
