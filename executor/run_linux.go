@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -147,7 +148,11 @@ func initCommand(cloneflags uintptr) (*exec.Cmd, error) {
 	cmd := &exec.Cmd{
 		Path: exe,
 		Args: []string{initArg0},
-		Env:  []string{initEnv},
+		// GOMAXPROCS is this process's, which the init's runtime would
+		// otherwise work out again at its start from /proc/self/cgroup,
+		// mountinfo and the CFS quota. The container's command gets its
+		// own environment, not the init's.
+		Env: []string{initEnv, "GOMAXPROCS=" + strconv.Itoa(runtime.GOMAXPROCS(0))},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: cloneflags,
 			Pdeathsig:  syscall.SIGKILL,
