@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	digest "github.com/opencontainers/go-digest"
 )
@@ -21,9 +22,15 @@ var (
 	name       = `(?:` + domain + `/)?` + pathComp + `(?:/` + pathComp + `)*`
 	tagPat     = `[\w][\w.-]{0,127}`
 	digestPat  = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][[:xdigit:]]{32,}`
+)
 
-	refRegexp = regexp.MustCompile(`^(` + name + `)(?::(` + tagPat + `))?(?:@(` + digestPat + `))?$`)
-	hex64     = regexp.MustCompile(`^[a-f0-9]{64}$`)
+// The expressions are compiled on first use, not at package init, which
+// every kiln process (a container's init included) would pay for.
+var (
+	refRegexp = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(` + name + `)(?::(` + tagPat + `))?(?:@(` + digestPat + `))?$`)
+	})
+	hex64 = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-f0-9]{64}$`) })
 )
 
 const maxNameLen = 255
@@ -32,13 +39,13 @@ const maxNameLen = 255
 // in the form tags are stored under: with ":latest" added when it has
 // neither tag nor digest. A reference by digest is kept as written.
 func NormalizeRef(ref string) (string, error) {
-	m := refRegexp.FindStringSubmatch(ref)
+	m := refRegexp().FindStringSubmatch(ref)
 	if m == nil {
 		return "", fmt.Errorf("%w: %q", ErrInvalidReference, ref)
 	}
 	name, tag, dgst := m[1], m[2], m[3]
 	// Docker refuses a bare 64-hex name: it would read as an image ID.
-	if len(name) > maxNameLen || hex64.MatchString(name) {
+	if len(name) > maxNameLen || hex64().MatchString(name) {
 		return "", fmt.Errorf("%w: %q", ErrInvalidReference, ref)
 	}
 	if dgst != "" {

@@ -24,30 +24,48 @@ type Stats struct {
 	BlockRead, BlockWrite uint64
 }
 
-// ApplyLimits puts pid (a container's init, before it runs anything of the
-// container's) into cgroups named id, one per controller on cgroup v1 or
-// one on v2, with l's limits. The cgroups are made even without limits, so
-// that stats can read the container's usage; without any cgroup
-// filesystem that is an error only where l needs one.
-func ApplyLimits(id string, pid int, l Limits) error {
+// Cgroups makes the container's cgroups, the freezer one pause uses and
+// those of LimitCgroups, and returns their directories, for the executor to
+// start the container's process in (executor.Spec.Cgroups). Without a
+// freezer everything but pause works, so its absence is no error.
+func Cgroups(id string, l Limits) ([]string, error) {
+	dirs, err := LimitCgroups(id, l)
+	if err != nil {
+		return nil, err
+	}
+	if f, err := FreezerCgroup(id); err == nil {
+		dirs = append(dirs, f)
+	}
+	return dirs, nil
+}
+
+// LimitCgroups makes cgroups named id, one per controller on cgroup v1 or
+// one on v2, with l's limits, and returns their directories. They are made
+// even without limits, so that stats can read the container's usage;
+// without any cgroup filesystem that is an error only where l needs one.
+func LimitCgroups(id string, l Limits) ([]string, error) {
 	h, err := findHierarchies()
 	if err == nil && h.unified == "" && len(h.v1) == 0 {
 		err = fmt.Errorf("%w: no cgroup filesystem is mounted", ErrNoCgroup)
 	}
+	var dirs []string
 	if err == nil {
 		if h.useV2() {
-			err = applyV2(filepath.Join(h.unified, cgroupParent, id), pid, l)
+			dir := filepath.Join(h.unified, cgroupParent, id)
+			if err = makeV2(dir, l); err == nil {
+				dirs = []string{dir}
+			}
 		} else {
-			err = applyV1(h, id, pid, l)
+			dirs, err = makeV1(h, id, l)
 		}
 	}
 	if err != nil && !l.cgroupNeeded() {
-		return nil
+		return nil, nil
 	}
-	return err
+	return dirs, err
 }
 
-// RemoveLimits removes the cgroups ApplyLimits made for id, which must have
+// RemoveLimits removes the cgroups LimitCgroups made for id, which must have
 // no process left; missing ones are not an error.
 func RemoveLimits(id string) error {
 	h, err := findHierarchies()
@@ -88,7 +106,7 @@ func removeCgroupDir(dir string) error {
 	}
 }
 
-// ReadStats reads the usage of the cgroups ApplyLimits made for id.
+// ReadStats reads the usage of the cgroups LimitCgroups made for id.
 func ReadStats(id string) (Stats, error) {
 	h, err := findHierarchies()
 	if err != nil {
@@ -126,10 +144,6 @@ func cgroupWrite(dir, file, val, flag string) error {
 		return fmt.Errorf("write %s: %w", file, err)
 	}
 	return nil
-}
-
-func joinDir(dir string, pid int) error {
-	return cgroupWrite(dir, "cgroup.procs", strconv.Itoa(pid), "")
 }
 
 func readUint(dir, file string) (uint64, error) {

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 )
 
@@ -33,20 +32,17 @@ func cgroupOf(id string) (cgroup, error) {
 	return cgroup{}, fmt.Errorf("%w: neither %s/freezer (v1) nor a cgroup v2 hierarchy is mounted", ErrNoCgroup, cgroupRoot)
 }
 
-// JoinCgroup creates the container's freezer cgroup if missing and moves
-// pid into it; the process's children follow it there.
-func JoinCgroup(id string, pid int) error {
+// FreezerCgroup creates the container's freezer cgroup, the one pause
+// freezes, if missing and returns its directory.
+func FreezerCgroup(id string) (string, error) {
 	cg, err := cgroupOf(id)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := os.MkdirAll(cg.dir, 0o755); err != nil {
-		return fmt.Errorf("create cgroup: %w", err)
+		return "", fmt.Errorf("create cgroup: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(cg.dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		return fmt.Errorf("join cgroup: %w", err)
-	}
-	return nil
+	return cg.dir, nil
 }
 
 // Freeze stops every process of the container until Thaw.

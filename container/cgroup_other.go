@@ -4,8 +4,8 @@ package container
 
 import "errors"
 
-// JoinCgroup is supported on Linux only.
-func JoinCgroup(id string, pid int) error { return errors.ErrUnsupported }
+// FreezerCgroup is supported on Linux only.
+func FreezerCgroup(id string) (string, error) { return "", errors.ErrUnsupported }
 
 // Freeze is supported on Linux only.
 func Freeze(id string) error { return errors.ErrUnsupported }

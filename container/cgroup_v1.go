@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// applyV1 makes a cgroup per v1 controller (controllers mounted together
-// share one) and moves pid into each.
-func applyV1(h hierarchies, id string, pid int, l Limits) error {
+// makeV1 makes a cgroup per v1 controller (controllers mounted together
+// share one) with l's limits, and returns their directories.
+func makeV1(h hierarchies, id string, l Limits) ([]string, error) {
 	need := map[string]string{}
 	if l.Memory != 0 {
 		need["memory"] = "--memory"
@@ -29,28 +29,29 @@ func applyV1(h hierarchies, id string, pid int, l Limits) error {
 	}
 	for c, flag := range need {
 		if _, ok := h.v1[c]; !ok {
-			return fmt.Errorf("%s: the %s cgroup controller is not mounted", flag, c)
+			return nil, fmt.Errorf("%s: the %s cgroup controller is not mounted", flag, c)
 		}
 	}
+	var dirs []string
 	done := map[string]bool{}
 	for _, c := range limitControllers {
 		mnt, ok := h.v1[c]
-		if !ok || done[mnt] {
+		if !ok || done[mnt] || (c == "cpu" && need["cpu"] == "") {
+			// cpu only limits; stats read cpuacct, which a cpu,cpuacct
+			// mount brings along.
 			continue
 		}
 		done[mnt] = true
 		dir := filepath.Join(mnt, cgroupParent, id)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("create cgroup: %w", err)
+			return nil, fmt.Errorf("create cgroup: %w", err)
 		}
 		if err := limitV1(dir, h, mnt, l); err != nil {
-			return err
+			return nil, err
 		}
-		if err := joinDir(dir, pid); err != nil {
-			return err
-		}
+		dirs = append(dirs, dir)
 	}
-	return nil
+	return dirs, nil
 }
 
 // limitV1 writes the limits of every controller mounted at mnt.

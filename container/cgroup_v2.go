@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// applyV2 makes dir, a cgroup of the unified hierarchy, with l's limits and
-// moves pid into it. Its parent must delegate the controllers, so they are
-// enabled in the subtree_control of every level down from the mount.
-func applyV2(dir string, pid int, l Limits) error {
+// makeV2 makes dir, a cgroup of the unified hierarchy, with l's limits. Its
+// parent must delegate the controllers, so they are enabled in the
+// subtree_control of every level down from the mount.
+func makeV2(dir string, l Limits) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
@@ -57,7 +57,7 @@ func applyV2(dir string, pid int, l Limits) error {
 			return err
 		}
 	}
-	return joinDir(dir, pid)
+	return nil
 }
 
 func statsV2(dir string) (Stats, error) {

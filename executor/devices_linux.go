@@ -18,8 +18,8 @@ import (
 // node. What stops it from using one (`mknod /tmp/sda b 8 0`, then read
 // the host's disk) is the device list Docker enforces:
 //
-//   - with a cgroup v1 devices controller, the init joins a cgroup of its
-//     own that allows mknod of anything and read/write of the default
+//   - with a cgroup v1 devices controller, the init starts in a cgroup of
+//     its own that allows mknod of anything and read/write of the default
 //     devices only, exactly Docker's rules;
 //   - without one (cgroup v2 enforces device rules with eBPF programs, which
 //     kiln does not load), the rootfs and /dev are mounted nodev, so no
@@ -102,14 +102,6 @@ func sweepDeviceCgroups() {
 		}
 		_ = unix.Rmdir(d) // fails, as it should, while a process is in it
 	}
-}
-
-// add moves pid into the cgroup; its children follow it.
-func (g *deviceCgroup) add(pid int) error {
-	if g == nil {
-		return nil
-	}
-	return g.write("cgroup.procs", strconv.Itoa(pid))
 }
 
 // remove deletes the cgroup once the processes in it are gone; the kernel

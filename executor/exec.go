@@ -19,9 +19,12 @@ type ExecSpec struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Signals        <-chan os.Signal
-	// Started, if set, is called with the host pid of the helper that
-	// enters the namespaces, before it does: the process it starts is its
-	// child, so a cgroup the helper joins holds the process too.
+	// Cgroups are cgroup directories the helper that enters the namespaces
+	// starts in, as Spec.Cgroups: the process it starts is its child, so
+	// they hold the process too.
+	Cgroups []string
+	// Started, if set, is called with the host pid of the helper before it
+	// enters the namespaces.
 	Started func(pid int) error
 	// Security is the container's: the process gets the same capabilities,
 	// seccomp filter and no_new_privs as the container's own, as under

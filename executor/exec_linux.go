@@ -73,18 +73,18 @@ func (r *Runner) Exec(ctx context.Context, s ExecSpec) error {
 	} else if err := ios.pipes(cmd, s.Stdin, s.Stdout, s.Stderr); err != nil {
 		return err
 	}
-	// The helper, and so the process, joins the container's devices
-	// cgroup (execsec_linux.go) before it enters anything.
-	started := ios.startedThen(func(pid int) error {
-		if err := joinDevicesCgroupOf(s.Pid, pid); err != nil {
-			return err
-		}
-		if s.Started != nil {
-			return s.Started(pid)
-		}
-		return nil
-	})
-	res, err := runInit(ctx, cmd, initConfig{Exec: cfg}, s.Signals, started, nil)
+	// The helper, and so the process, starts in the container's devices
+	// cgroup (execsec_linux.go) and the caller's.
+	devices, err := devicesCgroupOf(s.Pid)
+	if err != nil {
+		return err
+	}
+	birth, err := newCgroupBirth(cmd, append([]string{devices}, s.Cgroups...))
+	if err != nil {
+		return err
+	}
+	defer birth.close()
+	res, err := runInit(ctx, cmd, birth, initConfig{Exec: cfg}, s.Signals, ios.startedThen(s.Started), nil)
 	ios.wait()
 	if err != nil {
 		return err

@@ -32,13 +32,13 @@ func (c *secConfig) confineHelper(u execUser) error {
 	return c.beforeExec()
 }
 
-// joinDevicesCgroupOf moves pid into the devices cgroup (v1) the process
-// ctr is in, if it is in one of kiln's: the exec'd process gets the
-// container's device rules.
-func joinDevicesCgroupOf(ctr, pid int) error {
+// devicesCgroupOf returns the devices cgroup (v1) the process ctr is in, if
+// it is one of kiln's, or "": the exec'd process gets the container's
+// device rules.
+func devicesCgroupOf(ctr int) (string, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(ctr) + "/cgroup")
 	if err != nil {
-		return fmt.Errorf("read the container's cgroups: %w", err)
+		return "", fmt.Errorf("read the container's cgroups: %w", err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -48,14 +48,13 @@ func joinDevicesCgroupOf(ctr, pid int) error {
 			continue
 		}
 		if !strings.HasPrefix(filepath.Base(f[2]), "kiln-") {
-			return nil // not one of ours (--privileged, or no v1 devices)
+			return "", nil // not one of ours (--privileged, or no v1 devices)
 		}
 		dir := filepath.Join(devicesRoot, filepath.Clean("/"+f[2]))
-		g := &deviceCgroup{dir: dir}
-		if err := g.add(pid); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return "", nil // the container is going away
 		}
-		return nil
+		return dir, nil
 	}
-	return nil
+	return "", nil
 }

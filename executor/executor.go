@@ -15,6 +15,13 @@ type Rootfs struct {
 	Lower []string // layer directories, bottom first; may be empty (scratch)
 	Upper string   // overlay upperdir: receives every change
 	Work  string   // overlay workdir: an empty dir on Upper's filesystem
+	// Volatile says Upper is thrown away after this run (a --rm
+	// container's). The overlay is then mounted volatile: unmounting it
+	// does not sync the whole of Upper's filesystem, which also made every
+	// file the run left behind slow to remove, and fsync in the container
+	// is a no-op. Overlayfs will not mount such an Upper again unless its
+	// marker in Work is removed, which Run does for a Volatile one.
+	Volatile bool
 }
 
 // Spec describes one process to run in a container.
@@ -39,8 +46,8 @@ type Spec struct {
 	Network string
 	// HostsFile, if set, is the container's /etc/hosts, kept by the caller
 	// (which may rewrite it in place while the container runs) instead of
-	// one made from Hostname and Names. It must be on the run dir's
-	// filesystem.
+	// one made from Hostname and Names; it is bound read-write, as
+	// Docker's.
 	HostsFile      string
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -55,10 +62,14 @@ type Spec struct {
 	// Mounts are RUN --mount's (see mount.go); nothing of them lands in
 	// Rootfs.Upper.
 	Mounts []Mount
+	// Cgroups are cgroup directories, made by the caller with their limits
+	// set, that the container's process starts in (cgroup_linux.go): at
+	// most one of cgroup v2, any number of v1 hierarchies.
+	Cgroups []string
 	// Started, if set, is called with the host pid of the container's
 	// process (PID 1 of its namespace) once it exists and before it runs
-	// anything of the container's: a supervisor records it and moves it
-	// into a cgroup there. An error kills the container and is returned.
+	// anything of the container's: a supervisor records it there. An error
+	// kills the container and is returned.
 	Started func(pid int) error
 	// Execed, if set, is called once the container's command has been
 	// found and is being executed: errors after it are the command's own.

@@ -23,7 +23,8 @@ package executor
 //	    |<-- wait4: exit status -------------------|
 //	    |   remove the stubs from Upper
 //
-// The child is started from a sealed memfd copy of kiln (sealed_linux.go);
+// The child is started from kiln through a private read-only overlay, or a
+// sealed memfd copy (sealed_linux.go);
 // seccomp* goes in before setuid or just before exec (caps_linux.go).
 //
 // For Copy the child mounts the overlays and copies in-process, then sends
@@ -53,20 +54,27 @@ type initConfig struct {
 	Run  *runConfig  `json:",omitempty"`
 	Copy *copyConfig `json:",omitempty"`
 	Exec *execConfig `json:",omitempty"`
+	// Cgroups are v1 cgroups with a pids limit, which the init's thread
+	// joins itself first thing (cgroup_linux.go).
+	Cgroups []string `json:",omitempty"`
 }
 
 type runConfig struct {
-	Dir      string // the run's temp dir: rootfs/, empty/, hosts, resolv.conf, hostname
-	Rootfs   Rootfs
-	Args     []string
-	Env      []string
-	Cwd      string
-	User     string
-	Hostname string
-	NewNet   bool
-	Tty      bool
-	Console  string // the pty slave's path, bind-mounted on /dev/console
-	Init     bool   // stay PID 1 and reap (init_reaper_linux.go)
+	Dir string            // the run's temp dir, empty: the init mounts its tmpfs there
+	Etc map[string]string // hosts, resolv.conf, hostname: their contents
+	// HostsFile, if set, is bound as /etc/hosts instead of Etc's: the
+	// caller rewrites it in place as peers come and go.
+	HostsFile string `json:",omitempty"`
+	Rootfs    Rootfs
+	Args      []string
+	Env       []string
+	Cwd       string
+	User      string
+	Hostname  string
+	NewNet    bool
+	Tty       bool
+	Console   string // the pty slave's path, bind-mounted on /dev/console
+	Init      bool   // stay PID 1 and reap (init_reaper_linux.go)
 
 	// Mounts are RUN --mount's, in mount order (see mount_linux.go).
 	Mounts []Mount
@@ -140,6 +148,9 @@ func initMain(enc *json.Encoder) error {
 	if err != nil {
 		return fmt.Errorf("read init config: %w", err)
 	}
+	if err := joinSelf(cfg.Cgroups); err != nil {
+		return err
+	}
 	if cfg.Exec != nil {
 		// In the host's mount namespace until it joins the container's:
 		// nothing to make private, nothing to mount.
@@ -197,6 +208,40 @@ func mountOverlay(target string, lower []string, empty, upper, work string) erro
 		return fmt.Errorf("mount overlay: %w", err)
 	}
 	return nil
+}
+
+// mountRootfs mounts r on target, volatile if r says so (see Rootfs).
+func mountRootfs(target string, r Rootfs, empty string) error {
+	if !r.Volatile {
+		return mountOverlay(target, r.Lower, empty, r.Upper, r.Work)
+	}
+	opts, err := overlayOptions(r.Lower, empty, r.Upper, r.Work)
+	if err != nil {
+		return err
+	}
+	if len(opts)+len(",volatile") >= os.Getpagesize() {
+		return mountOverlay(target, r.Lower, empty, r.Upper, r.Work)
+	}
+	err = unix.Mount("overlay", target, "overlay", 0, opts+",volatile")
+	if marker := filepath.Join(r.Work, "work", "incompat", "volatile"); err != nil && exists(marker) {
+		// Overlayfs leaves this marker (a directory holding "dirty") after
+		// a volatile mount and refuses the upper while it is there, in case
+		// a crash lost writes to it. A Volatile upper is disposable: this
+		// is a --rm container started again after its supervisor was killed.
+		if err = os.RemoveAll(marker); err == nil {
+			err = unix.Mount("overlay", target, "overlay", 0, opts+",volatile")
+		}
+	}
+	if err != nil {
+		// Before Linux 5.10 there is no volatile: mount it durable.
+		return mountOverlay(target, r.Lower, empty, r.Upper, r.Work)
+	}
+	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }
 
 // stubs creates mount targets inside the merged rootfs and remembers which
@@ -257,8 +302,11 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	if c.Security == nil {
 		return fmt.Errorf("%w: no security settings", ErrInvalidSpec)
 	}
+	if err := runDir(c); err != nil {
+		return err
+	}
 	root := filepath.Join(c.Dir, "rootfs")
-	if err := mountOverlay(root, c.Rootfs.Lower, filepath.Join(c.Dir, "empty"), c.Rootfs.Upper, c.Rootfs.Work); err != nil {
+	if err := mountRootfs(root, c.Rootfs, filepath.Join(c.Dir, "empty")); err != nil {
 		return err
 	}
 	if c.Security.NoDev {
@@ -329,6 +377,28 @@ func initRun(c *runConfig, enc *json.Encoder) error {
 	}
 	err = syscall.Exec(path, c.Args, env)
 	return &kindError{msg: fmt.Sprintf("exec %q: %v", c.Args[0], err), kind: ErrExecNotFound}
+}
+
+// runDir mounts a tmpfs on the run's directory, seen by this mount
+// namespace only, and makes the rootfs mountpoint, the empty scratch layer
+// and the files bound over /etc/hosts, /etc/resolv.conf and /etc/hostname
+// in it. None of them ever reaches the store's disk, where removing them
+// after every run cost milliseconds, and they vanish with the init.
+func runDir(c *runConfig) error {
+	if err := unix.Mount("tmpfs", c.Dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755,size=4m"); err != nil {
+		return fmt.Errorf("mount run dir: %w", err)
+	}
+	for _, d := range []string{"rootfs", "empty"} {
+		if err := os.Mkdir(filepath.Join(c.Dir, d), 0o755); err != nil {
+			return fmt.Errorf("create run dir: %w", err)
+		}
+	}
+	for name, content := range c.Etc {
+		if err := os.WriteFile(filepath.Join(c.Dir, name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // lookPath finds file in pathEnv as execvp would, with Docker's wording.
@@ -454,7 +524,11 @@ func setupRootfs(c *runConfig, st *stubs) error {
 		if err != nil {
 			return err
 		}
-		if err := mnt(filepath.Join(c.Dir, f), target, "bind", unix.MS_BIND, ""); err != nil {
+		src := filepath.Join(c.Dir, f)
+		if f == "hosts" && c.HostsFile != "" {
+			src = c.HostsFile
+		}
+		if err := mnt(src, target, "bind", unix.MS_BIND, ""); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -33,11 +34,9 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 		return fmt.Errorf("create run dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	if err := writeRunFiles(dir, s); err != nil {
-		return err
-	}
 	cfg := &runConfig{
-		Dir: dir, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User,
+		Dir: dir, Etc: etcFiles(s), HostsFile: s.HostsFile,
+		Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User,
 		Hostname: s.Hostname, NewNet: s.Network == "none" || s.Network == "bridge", Tty: s.Tty,
 		Mounts: childMounts(s.Mounts), Rlimits: s.Rlimits, Init: s.Init,
 	}
@@ -71,18 +70,19 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	} else if err := ios.pipes(cmd, s.Stdin, s.Stdout, s.Stderr); err != nil {
 		return err
 	}
-	// The init joins the devices cgroup before it reads its config, so
-	// before anything of the container runs.
-	started := ios.startedThen(func(pid int) error {
-		if err := devices.add(pid); err != nil {
-			return err
-		}
-		if s.Started != nil {
-			return s.Started(pid)
-		}
-		return nil
-	})
-	res, err := runInit(ctx, cmd, initConfig{Run: cfg}, s.Signals, started, s.Execed)
+	// The init starts in the devices cgroup and the caller's, so nothing
+	// of it runs outside them (cgroup_linux.go).
+	cgroups := s.Cgroups
+	if devices != nil {
+		cgroups = append([]string{devices.dir}, cgroups...)
+	}
+	birth, err := newCgroupBirth(cmd, cgroups)
+	if err != nil {
+		return err
+	}
+	defer birth.close()
+	started := ios.startedThen(s.Started)
+	res, err := runInit(ctx, cmd, birth, initConfig{Run: cfg}, s.Signals, started, s.Execed)
 	removeStubs(s.Rootfs.Upper, res.created)
 	ios.wait()
 	if err != nil {
@@ -122,7 +122,7 @@ func (r *Runner) Copy(ctx context.Context, c CopySpec) error {
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	res, err := runInit(ctx, cmd, initConfig{Copy: cfg}, nil, nil, nil)
+	res, err := runInit(ctx, cmd, nil, initConfig{Copy: cfg}, nil, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,11 @@ func initCommand(cloneflags uintptr) (*exec.Cmd, error) {
 	cmd := &exec.Cmd{
 		Path: exe,
 		Args: []string{initArg0},
-		Env:  []string{initEnv},
+		// GOMAXPROCS is this process's, which the init's runtime would
+		// otherwise work out again at its start from /proc/self/cgroup,
+		// mountinfo and the CFS quota. The container's command gets its
+		// own environment, not the init's.
+		Env: []string{initEnv, "GOMAXPROCS=" + strconv.Itoa(runtime.GOMAXPROCS(0))},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: cloneflags,
 			Pdeathsig:  syscall.SIGKILL,
@@ -179,10 +183,10 @@ type initResult struct {
 	state   *os.ProcessState
 }
 
-// runInit starts the init child, sends it cfg, collects its reports,
-// forwards signals and waits. An error the child reported is returned as
-// is; ctx's cancellation kills it.
-func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan os.Signal, started func(pid int) error, execed func()) (initResult, error) {
+// runInit starts the init child in birth's cgroups, sends it cfg, collects
+// its reports, forwards signals and waits. An error the child reported is
+// returned as is; ctx's cancellation kills it.
+func runInit(ctx context.Context, cmd *exec.Cmd, birth *cgroupBirth, cfg initConfig, signals <-chan os.Signal, started func(pid int) error, execed func()) (initResult, error) {
 	var res initResult
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
@@ -196,12 +200,18 @@ func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan 
 	}
 	defer statR.Close()
 	cmd.ExtraFiles = []*os.File{cfgR, statW}
-
-	waited, err := startLocked(cmd)
+	cfg.Cgroups = birth.selfJoined()
+	waited, err := startLocked(cmd, birth)
 	cfgR.Close()
 	statW.Close()
 	if err != nil {
 		return res, fmt.Errorf("start init: %w", err)
+	}
+	if err := birth.joinLate(cmd.Process.Pid); err != nil {
+		_ = cmd.Process.Kill()
+		<-waited
+		cfgW.Close()
+		return res, err
 	}
 	if started != nil {
 		// The child blocks reading its config until the goroutine below
@@ -267,16 +277,31 @@ func runInit(ctx context.Context, cmd *exec.Cmd, cfg initConfig, signals <-chan 
 	return res, nil
 }
 
-// startLocked starts cmd from a thread that stays locked until Wait returns:
-// the kernel sends Pdeathsig when the creating thread exits, not the process.
-func startLocked(cmd *exec.Cmd) (<-chan error, error) {
+// startLocked starts cmd, in birth's cgroups, from a thread that stays
+// locked until Wait returns: the kernel sends Pdeathsig when the creating
+// thread exits, not the process.
+func startLocked(cmd *exec.Cmd, birth *cgroupBirth) (<-chan error, error) {
 	started := make(chan error, 1)
 	waited := make(chan error, 1)
 	go func() {
 		// Never unlocked: the thread exits with this goroutine, after the
-		// child is gone.
+		// child is gone, or at once if it could not leave the cgroups it
+		// joined for the fork.
 		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
+		if err := birth.enter(); err != nil {
+			started <- err
+			return
+		}
+		err := cmd.Start()
+		if lerr := birth.leave(); lerr != nil {
+			if err == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+			started <- lerr
+			return
+		}
+		if err != nil {
 			started <- err
 			return
 		}
@@ -341,14 +366,10 @@ func isOpaque(p string) bool {
 	return false
 }
 
-// writeRunFiles writes the files bound over /etc/hosts, /etc/resolv.conf and
-// /etc/hostname, and makes the mountpoint and the empty scratch layer.
-func writeRunFiles(dir string, s Spec) error {
-	for _, d := range []string{"rootfs", "empty"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			return fmt.Errorf("create run dir: %w", err)
-		}
-	}
+// etcFiles are the contents of the files the init binds over /etc/hosts
+// (unless s.HostsFile is bound instead), /etc/resolv.conf and
+// /etc/hostname.
+func etcFiles(s Spec) map[string]string {
 	host, _ := os.ReadFile("/etc/resolv.conf")
 	files := map[string]string{
 		"hostname":    s.Hostname + "\n",
@@ -356,16 +377,8 @@ func writeRunFiles(dir string, s Spec) error {
 	}
 	if s.HostsFile == "" {
 		files["hosts"] = s.Names.Hosts(s.Hostname, "")
-	} else if err := os.Link(s.HostsFile, filepath.Join(dir, "hosts")); err != nil {
-		// A link, not a copy: the caller's rewrites reach the container.
-		return fmt.Errorf("link /etc/hosts: %w", err)
 	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
-	}
-	return nil
+	return files
 }
 
 // resolvConf derives the container's resolv.conf from the host's as Docker

@@ -416,3 +416,22 @@ func TestRunTty(t *testing.T) {
 		t.Errorf("got %q, want tty, xterm and console", got)
 	}
 }
+
+// TestRunVolatile: a Volatile rootfs is mounted volatile, keeps what the
+// command wrote, and can be run again, as a --rm container whose
+// supervisor was killed is started again.
+func TestRunVolatile(t *testing.T) {
+	base := busybox(t)
+	r := rootfs(t, base)
+	r.Volatile = true
+	out := mustRun(t, Spec{Rootfs: r, Args: sh("grep -c ' / .*volatile' /proc/self/mountinfo; echo hi > /note")})
+	if strings.TrimSpace(out) != "1" {
+		t.Errorf("volatile in the root's mount options: got %q lines, want 1", out)
+	}
+	if _, err := os.Stat(filepath.Join(r.Work, "work", "incompat", "volatile")); err != nil {
+		t.Skipf("no volatile marker (%v): this kernel has no volatile overlay", err)
+	}
+	if got := mustRun(t, Spec{Rootfs: r, Args: []string{"cat", "/note"}}); got != "hi\n" {
+		t.Errorf("second run: got %q, want the first one's file", got)
+	}
+}

@@ -10,8 +10,8 @@ import (
 )
 
 // runLimited runs a RUN step under the build's limits: a cgroup of its own,
-// joined before the step runs anything and removed after it, and its
-// ulimits. Without limits it is exec.Run.
+// which the step starts in and which is removed after it, and its ulimits.
+// Without limits it is exec.Run.
 func (st *state) runLimited(ctx context.Context, spec executor.Spec) error {
 	l := st.opt.Limits
 	spec.Rlimits = l.Ulimits
@@ -21,8 +21,11 @@ func (st *state) runLimited(ctx context.Context, spec executor.Spec) error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	id := "build-" + hex.EncodeToString(b[:])
-	spec.Started = func(pid int) error { return container.ApplyLimits(id, pid, l) }
-	err := st.exec.Run(ctx, spec)
+	dirs, err := container.LimitCgroups(id, l)
+	if err == nil {
+		spec.Cgroups = dirs
+		err = st.exec.Run(ctx, spec)
+	}
 	if rerr := container.RemoveLimits(id); rerr != nil && err == nil {
 		err = rerr
 	}

@@ -72,16 +72,17 @@ func runExec(c *cobra.Command, g *globals, f *execFlags, ref string, args []stri
 	signals := make(chan os.Signal, 16)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(signals)
+	// In the container's cgroups: pause freezes it too, and it must not
+	// escape --memory.
+	cgroups, err := container.Cgroups(ctr.Config.ID, ctr.Config.Limits)
+	if err != nil {
+		return &runtimeError{fmt.Errorf("exec in %s: %w", ctr.Config.Name, err)}
+	}
 	spec := executor.ExecSpec{
 		Pid: ctr.State.Pid, Args: args, Env: env, Cwd: cwd, User: user, Tty: f.tty,
 		Security: ctr.Config.Security,
 		Stdout:   os.Stdout, Stderr: os.Stderr, Signals: signals,
-		Started: func(pid int) error {
-			// In the container's cgroup, so pause freezes it too.
-			_ = container.JoinCgroup(ctr.Config.ID, pid)
-			// Under its limits too: an exec must not escape --memory.
-			return container.ApplyLimits(ctr.Config.ID, pid, ctr.Config.Limits)
-		},
+		Cgroups: cgroups,
 	}
 	if f.interactive {
 		spec.Stdin = os.Stdin

@@ -67,8 +67,13 @@ func supervise(ctx context.Context, cs *container.Store, c *container.Container,
 	report(err)
 	_ = container.RemoveCgroup(c.Config.ID)
 	if c.Config.AutoRemove {
-		if rerr := cs.Remove(c); rerr != nil && err == nil {
-			err = rerr
+		if rerr := cs.Remove(c); rerr != nil {
+			// The exit superviseLoop did not record, for a record that
+			// was to go.
+			_ = c.SaveState()
+			if err == nil {
+				err = rerr
+			}
 		}
 		if rerr := removeAnonymousVolumes(cs, c); rerr != nil && err == nil {
 			err = rerr
@@ -121,15 +126,16 @@ func superviseLoop(ctx context.Context, c *container.Container, sio superviseIO,
 		spec := specFor(c)
 		spec.Stdin, spec.Stdout, spec.Stderr, spec.Signals = sio.stdin, stdout, stderr, sio.signals
 		execed := false
+		// The container starts in its cgroups: the freezer, and its limits.
+		cgroups, cgErr := container.Cgroups(c.Config.ID, c.Config.Limits)
+		spec.Cgroups = cgroups
 		spec.Started = func(pid int) error {
+			if cgErr != nil {
+				return cgErr
+			}
 			start, err := container.ProcessStartTime(pid)
 			if err != nil {
 				return fmt.Errorf("container start time: %w", err)
-			}
-			// Without a freezer (no cgroup fs) everything but pause works.
-			_ = container.JoinCgroup(c.Config.ID, pid)
-			if err := container.ApplyLimits(c.Config.ID, pid, c.Config.Limits); err != nil {
-				return err
 			}
 			att, err := net.attach(c, pid, start, sio.stderr)
 			if err != nil {
@@ -158,13 +164,20 @@ func superviseLoop(ctx context.Context, c *container.Container, sio superviseIO,
 		if runErr != nil {
 			c.State.Error = runErr.Error()
 		}
+		// A --rm container's record is removed next (supervise): writing
+		// its exit first would be undone at once.
+		saveExit := func() {
+			if !c.Config.AutoRemove {
+				_ = c.SaveState()
+			}
+		}
 		if !execed {
 			// The command never ran: no policy makes that work next time.
-			_ = c.SaveState()
+			saveExit()
 			return code, runErr
 		}
 		if _, err := os.Stat(stopMarker(c)); err == nil || !c.Config.Restart.ShouldRestart(code, c.State.RestartCount) {
-			_ = c.SaveState()
+			saveExit()
 			return code, nil
 		}
 		c.State.Status = container.Restarting
@@ -205,7 +218,8 @@ func exitStatus(err error) (int, error) {
 func specFor(c *container.Container) executor.Spec {
 	cfg := c.Config
 	return executor.Spec{
-		Rootfs:    executor.Rootfs{Lower: cfg.Lower, Upper: c.UpperDir(), Work: c.WorkDir()},
+		// A --rm container's upper goes with it: no need to sync it.
+		Rootfs:    executor.Rootfs{Lower: cfg.Lower, Upper: c.UpperDir(), Work: c.WorkDir(), Volatile: cfg.AutoRemove},
 		Args:      cfg.Args,
 		Env:       cfg.Env,
 		Cwd:       cfg.Cwd,

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -25,15 +26,19 @@ type argWordAST struct {
 	Value *string `parser:"  @Value? )?"`
 }
 
-var argWordParser = participle.MustBuild[argWordAST](participle.Lexer(lexer.MustStateful(lexer.Rules{
-	"Root": {
-		{Name: "Key", Pattern: `[^=]+`},
-		{Name: "Eq", Pattern: `=`, Action: lexer.Push("Value")},
-	},
-	"Value": {
-		{Name: "Value", Pattern: `(?s).+`},
-	},
-})))
+// argWordParser is built on first use: a grammar built at package init would
+// cost every kiln process, a container's init included.
+var argWordParser = sync.OnceValue(func() *participle.Parser[argWordAST] {
+	return participle.MustBuild[argWordAST](participle.Lexer(lexer.MustStateful(lexer.Rules{
+		"Root": {
+			{Name: "Key", Pattern: `[^=]+`},
+			{Name: "Eq", Pattern: `=`, Action: lexer.Push("Value")},
+		},
+		"Value": {
+			{Name: "Value", Pattern: `(?s).+`},
+		},
+	})))
+})
 
 type argWord struct {
 	key   string
@@ -41,7 +46,7 @@ type argWord struct {
 }
 
 func parseArgWord(word string) (argWord, error) {
-	a, err := argWordParser.ParseString("", word)
+	a, err := argWordParser().ParseString("", word)
 	if err != nil {
 		return argWord{}, syntaxErrorf("%s: want NAME or NAME=value; ARG names can not be blank", word)
 	}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -22,16 +23,20 @@ type flagAST struct {
 	Value *string `parser:"  @Value? )?"`
 }
 
-var flagParser = participle.MustBuild[flagAST](participle.Lexer(lexer.MustStateful(lexer.Rules{
-	"Root": {
-		{Name: "Dashes", Pattern: `--`},
-		{Name: "Name", Pattern: `[A-Za-z][A-Za-z0-9-]*`},
-		{Name: "Eq", Pattern: `=`, Action: lexer.Push("Value")},
-	},
-	"Value": {
-		{Name: "Value", Pattern: `(?s).+`},
-	},
-})))
+// flagParser is built on first use: a grammar built at package init would
+// cost every kiln process, a container's init included.
+var flagParser = sync.OnceValue(func() *participle.Parser[flagAST] {
+	return participle.MustBuild[flagAST](participle.Lexer(lexer.MustStateful(lexer.Rules{
+		"Root": {
+			{Name: "Dashes", Pattern: `--`},
+			{Name: "Name", Pattern: `[A-Za-z][A-Za-z0-9-]*`},
+			{Name: "Eq", Pattern: `=`, Action: lexer.Push("Value")},
+		},
+		"Value": {
+			{Name: "Value", Pattern: `(?s).+`},
+		},
+	})))
+})
 
 // flagKind says what an instruction does with a flag.
 type flagKind int
@@ -73,7 +78,7 @@ func (f flagValues) bool(name string) bool {
 func parseFlags(raw []string, spec flagSpec) (flagValues, error) {
 	out := flagValues{}
 	for _, word := range raw {
-		f, err := flagParser.ParseString("", word)
+		f, err := flagParser().ParseString("", word)
 		if err != nil {
 			return nil, syntaxErrorf("%s: malformed flag, want --name=value", word)
 		}

@@ -130,7 +130,7 @@ func (c *converter) checkMountFrom(s *stage, ins instruction) error {
 		return err
 	}
 	for _, val := range flags["mount"] {
-		ast, err := mountParser.ParseString("", val)
+		ast, err := mountParser().ParseString("", val)
 		if err != nil {
 			continue // reported with its line when the RUN is converted
 		}

@@ -5,6 +5,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -24,18 +25,22 @@ type mountFieldAST struct {
 	Value *string `parser:"  @(Quoted | Plain)? )?"`
 }
 
-var mountParser = participle.MustBuild[mountAST](participle.Lexer(lexer.MustStateful(lexer.Rules{
-	"Root": {
-		{Name: "Key", Pattern: `[A-Za-z][A-Za-z0-9_-]*`},
-		{Name: "Eq", Pattern: `=`, Action: lexer.Push("Value")},
-		{Name: "Comma", Pattern: `,`},
-	},
-	"Value": {
-		{Name: "Comma", Pattern: `,`, Action: lexer.Pop()},
-		{Name: "Quoted", Pattern: `"(?:[^"]|"")*"`},
-		{Name: "Plain", Pattern: `[^,"]+`},
-	},
-})), participle.Unquote("Quoted"))
+// mountParser is built on first use: a grammar built at package init would
+// cost every kiln process, a container's init included.
+var mountParser = sync.OnceValue(func() *participle.Parser[mountAST] {
+	return participle.MustBuild[mountAST](participle.Lexer(lexer.MustStateful(lexer.Rules{
+		"Root": {
+			{Name: "Key", Pattern: `[A-Za-z][A-Za-z0-9_-]*`},
+			{Name: "Eq", Pattern: `=`, Action: lexer.Push("Value")},
+			{Name: "Comma", Pattern: `,`},
+		},
+		"Value": {
+			{Name: "Comma", Pattern: `,`, Action: lexer.Pop()},
+			{Name: "Quoted", Pattern: `"(?:[^"]|"")*"`},
+			{Name: "Plain", Pattern: `[^,"]+`},
+		},
+	})), participle.Unquote("Quoted"))
+})
 
 // mountSpec is one parsed --mount before it becomes an llb.Mount.
 type mountSpec struct {
@@ -56,7 +61,7 @@ var mountKeys = []string{
 // variables, except from=, which names a stage and is expanded with the
 // global ARGs like COPY --from.
 func parseMount(val string, escape rune, lookup lookupFunc) (*mountSpec, error) {
-	ast, err := mountParser.ParseString("", val)
+	ast, err := mountParser().ParseString("", val)
 	if err != nil {
 		return nil, syntaxErrorf("--mount=%s: want type=…,target=…[,key=value…]", val)
 	}

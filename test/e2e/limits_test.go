@@ -92,6 +92,19 @@ func TestLimitsPidsStopsForkBomb(t *testing.T) {
 	}
 }
 
+// TestLimitsPidsOne: a container may be limited to its one process, as
+// runc allows: kiln's init (threads of its runtime included) must not count
+// against the limit before it execs the command.
+func TestLimitsPidsOne(t *testing.T) {
+	root := newContainerRoot(t)
+	if out, errOut, code := kiln(t, root, "run", "--rm", "--pids-limit", "1", "busybox", "echo", "alone"); code != 0 || out != "alone\n" {
+		t.Errorf("run --pids-limit 1 echo: got exit %d, %q (stderr %q), want 0, %q", code, out, errOut, "alone\n")
+	}
+	if out, _, _ := kiln(t, root, "run", "--rm", "--pids-limit", "1", "busybox", "sh", "-c", "/bin/true & wait; echo forked"); strings.Contains(out, "forked") {
+		t.Errorf("run --pids-limit 1: the container forked (got %q)", out)
+	}
+}
+
 func TestLimitsCPUsSetsQuota(t *testing.T) {
 	root := newContainerRoot(t)
 	id := runDetached(t, root, "--cpus", "0.5", "--cpu-shares", "512", "--memory", "64m", "busybox", "sleep", "1000")
