@@ -8,21 +8,6 @@ import (
 	"github.com/kiln-build/kiln/internal/testutil"
 )
 
-// BenchmarkStartDocker times `docker run --rm --network none hello true`
-// on a private Docker engine that has loaded kiln's docker archive of the
-// hello image: the peer for BenchmarkStart's `kiln run --rm hello true`.
-// It reports the median, as BenchmarkStart does.
-func BenchmarkStartDocker(b *testing.B) {
-	setup(b)
-	root := filepath.Join(b.TempDir(), "root")
-	kiln(b, root, "build", "-q", "-t", "hello", helloContext(b))
-	run, why := dockerStart(b, root, "hello")
-	if why != "" {
-		b.Skip(why)
-	}
-	median(b, func() { run(b) })
-}
-
 // dockerStart starts a private Docker engine for b (stopped when b ends),
 // loads into it the docker archive that kiln saves of image from the store
 // at root, and returns a func that runs

@@ -12,10 +12,11 @@ import (
 )
 
 // BenchmarkStart compares starting a container that runs `true`:
-// `kiln run --rm IMAGE true`, with the default network and with
+// `kiln run --rm IMAGE true`, with the default (bridge) network and with
 // --network none, against `runc run` of a bundle holding the same image's
-// root filesystem (exported by kiln -o type=local), in the same run. It
-// reports the median, as the issue asks.
+// root filesystem (exported by kiln -o type=local) and `docker run --rm
+// --network none` of the same image on a private Docker engine, in the
+// same run. It reports the median, as the issue asks.
 func BenchmarkStart(b *testing.B) {
 	setup(b)
 	root := filepath.Join(b.TempDir(), "root")
@@ -30,6 +31,12 @@ func BenchmarkStart(b *testing.B) {
 	b.Run("kiln-netnone", func(b *testing.B) {
 		median(b, func() { kiln(b, root, "run", "--rm", "--network", "none", "hello", "true") })
 	})
+
+	if run, why := dockerStart(b, root, "hello"); why == "" {
+		b.Run("docker", func(b *testing.B) { median(b, func() { run(b) }) })
+	} else {
+		b.Log(why)
+	}
 
 	runc, err := exec.LookPath("runc")
 	if err != nil {

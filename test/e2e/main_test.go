@@ -51,7 +51,7 @@ func testMain(m *testing.M) int {
 	if os.Getenv(netnsEnv) != "" {
 		// The copy of this binary in a network namespace of its own.
 		kilnBin, busyboxContext = os.Getenv(netnsEnv+"_BIN"), os.Getenv(netnsEnv+"_BUSYBOX")
-		if err := loopbackUp(); err != nil {
+		if err := testutil.LoopbackUp(); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 			return 1
 		}
@@ -90,42 +90,13 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
-	return inOwnNetns()
+	return testutil.InOwnNetns(netnsEnv, netnsEnv+"_BIN="+kilnBin, netnsEnv+"_BUSYBOX="+busyboxContext)
 }
 
 // netnsEnv marks the test binary run again in a network namespace of its
 // own: the bridges, veths and iptables rules that kiln run makes there are
 // gone with it when the tests end, whatever happened to them.
 const netnsEnv = "KILN_E2E_NETNS"
-
-// inOwnNetns runs this test binary again, with the same flags, in a new
-// network namespace, and returns its exit status.
-func inOwnNetns() int {
-	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
-	cmd.Env = append(os.Environ(), netnsEnv+"=1", netnsEnv+"_BIN="+kilnBin, netnsEnv+"_BUSYBOX="+busyboxContext)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: run the tests in a network namespace of their own: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-// loopbackUp brings up lo, down in a new network namespace.
-func loopbackUp() error {
-	h, err := netlink.Open()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	return h.SetUp("lo")
-}
 
 // probe says why kiln cannot run here, or "" when it can: it needs root,
 // an overlay mount in a private mount namespace, and busybox.
