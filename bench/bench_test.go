@@ -72,7 +72,10 @@ func setup(b *testing.B) {
 			return
 		}
 		kilnBin = filepath.Join(workDir, "kiln")
-		out, err := exec.Command("go", "build", "-o", kilnBin, "github.com/kiln-build/kiln/cmd/kiln").CombinedOutput()
+		// Static, as make build makes it.
+		build := exec.Command("go", "build", "-o", kilnBin, "github.com/kiln-build/kiln/cmd/kiln")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := build.CombinedOutput()
 		if err != nil {
 			setupErr = fmt.Errorf("go build ./cmd/kiln: %v\n%s", err, out)
 		}

@@ -71,6 +71,7 @@ func testMain(m *testing.M) int {
 
 	kilnBin = filepath.Join(dir, "kiln")
 	build := exec.Command("go", "build", "-o", kilnBin, "github.com/kiln-build/kiln/cmd/kiln")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as make build makes it
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: go build ./cmd/kiln: %v\n%s", err, out)
 		return 1
