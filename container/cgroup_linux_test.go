@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
+	"golang.org/x/sys/unix"
 )
 
 func TestResourcesV2(t *testing.T) {
@@ -245,6 +247,74 @@ func TestCgroupsOnHost(t *testing.T) {
 		t.Errorf("remove again: got %v, want nothing to do", err)
 	}
 	if _, err := ReadStats(id); !errors.Is(err, ErrNoCgroup) {
+		t.Errorf("stats after remove: got %v, want ErrNoCgroup", err)
+	}
+}
+
+// TestV2OnUnifiedMount runs the cgroup v2 code on a unified hierarchy
+// other than /sys/fs/cgroup where there is one: the hybrid machine's
+// /sys/fs/cgroup/unified, which may have no controller at all.
+func TestV2OnUnifiedMount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("making cgroups needs root")
+	}
+	root := cgroupRoot
+	if cgroups.Mode() != cgroups.Unified {
+		root = filepath.Join(cgroupRoot, "unified")
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(root, &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+		t.Skipf("no cgroup v2 hierarchy at %s", root)
+	}
+	b, _ := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
+	have := strings.Fields(string(b))
+	id := fmt.Sprintf("test-v2-%d", os.Getpid())
+	t.Cleanup(func() {
+		_ = removeV2(root, id)
+		if root != cgroupRoot {
+			_ = unix.Rmdir(filepath.Join(root, "kiln")) // kiln uses v1 here
+		}
+	})
+	l := Limits{PidsLimit: 20}
+	if !slices.Contains(have, "pids") {
+		if _, err := makeV2(root, id, l); err == nil || !strings.HasPrefix(err.Error(), "--pids-limit: the pids cgroup controller is not available") {
+			t.Errorf("--pids-limit without the pids controller: got %v, want an error naming the flag", err)
+		}
+		l = Limits{}
+	}
+	dirs, err := makeV2(root, id, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(root, "kiln", id); len(dirs) != 1 || dirs[0] != want {
+		t.Fatalf("got %q, want [%s]", dirs, want)
+	}
+	if l.PidsLimit != 0 {
+		if b, err := os.ReadFile(filepath.Join(dirs[0], "pids.max")); err != nil || strings.TrimSpace(string(b)) != "20" {
+			t.Errorf("pids.max: got %q, %v, want 20", b, err)
+		}
+	}
+	if _, err := readStatsV2(root, id); err != nil {
+		t.Errorf("stats: %v", err)
+	}
+	if err := freezeV2(root, id, true); err != nil {
+		t.Errorf("freeze: %v", err)
+	} else if frozen, err := frozenV2(root, id); !frozen || err != nil {
+		t.Errorf("frozen after freeze: got %v, %v", frozen, err)
+	}
+	if err := freezeV2(root, id, false); err != nil {
+		t.Errorf("thaw: %v", err)
+	}
+	if err := removeV2(root, id); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	if _, err := os.Stat(dirs[0]); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s after remove: got %v, want it gone", dirs[0], err)
+	}
+	if err := removeV2(root, id); err != nil {
+		t.Errorf("remove again: got %v, want nothing to do", err)
+	}
+	if _, err := readStatsV2(root, id); !errors.Is(err, ErrNoCgroup) {
 		t.Errorf("stats after remove: got %v, want ErrNoCgroup", err)
 	}
 }
