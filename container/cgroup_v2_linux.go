@@ -17,8 +17,8 @@ import (
 var v2Controllers = []string{"memory", "cpu", "pids", "io"}
 
 // resourcesV2 are l for cgroup2: the library's conversion of the OCI
-// resources (which puts cpu.weight on runc's curve: 1024 shares, the
-// default, give the default weight 100), but for unlimited swap, which it
+// resources (cpu.weight from shares on its curve, where the default 1024
+// shares give the default weight 100), but for unlimited swap, which it
 // would make a negative memory.swap.max: that file's default, max, is
 // unlimited already.
 func (l Limits) resourcesV2(swap bool) *cgroup2.Resources {

@@ -124,10 +124,8 @@ func (g *deviceCgroup) remove() {
 	if g == nil {
 		return
 	}
-	for i := 0; i < 50; i++ {
-		if g.cg.Delete() == nil {
-			return
-		}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for g.cg.Delete() != nil && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
