@@ -11,6 +11,8 @@ var (
 	ErrNameInUse = errors.New("container name already in use")
 	// ErrInvalidName reports a name Docker's rules would refuse.
 	ErrInvalidName = errors.New("invalid container name")
-	// ErrNoCgroup reports that no freezer cgroup could be found or made.
-	ErrNoCgroup = errors.New("no freezer cgroup")
+	// ErrNoCgroup reports a container cgroup that could not be found or
+	// made: no cgroup filesystem or controller for it, or a container
+	// without its cgroup.
+	ErrNoCgroup = errors.New("no cgroup")
 )

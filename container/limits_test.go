@@ -94,39 +94,3 @@ func TestLimitsValidate(t *testing.T) {
 		}
 	}
 }
-
-func TestParseMountinfo(t *testing.T) {
-	const hybrid = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer
-38 31 0:35 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio
-39 31 0:36 / /x/my\040pids rw,relatime - cgroup cgroup rw,pids
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-`
-	h, err := parseMountinfo(strings.NewReader(hybrid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{
-		"cpu": "/sys/fs/cgroup/cpu,cpuacct", "cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
-		"memory": "/sys/fs/cgroup/memory", "freezer": "/sys/fs/cgroup/freezer", "pids": "/x/my pids",
-		"blkio": "/sys/fs/cgroup/blkio",
-	}
-	for c, m := range want {
-		if h.v1[c] != m {
-			t.Errorf("v1 %s: got %q, want %q", c, h.v1[c], m)
-		}
-	}
-	if len(h.v1) != len(want) {
-		t.Errorf("v1: got %v, want %v", h.v1, want)
-	}
-	if h.unified != "/sys/fs/cgroup/unified" {
-		t.Errorf("unified: got %q", h.unified)
-	}
-	h, _ = parseMountinfo(strings.NewReader("25 20 0:22 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n"))
-	if h.unified != "/sys/fs/cgroup" || len(h.v1) != 0 {
-		t.Errorf("pure v2: got %+v", h)
-	}
-}

@@ -62,59 +62,6 @@ func TestParseBlkioV1(t *testing.T) {
 	}
 }
 
-func TestBlkioV1FallsBack(t *testing.T) {
-	for _, tc := range []struct {
-		name        string
-		files       map[string]string
-		read, write uint64
-	}{
-		{"throttle", map[string]string{
-			"blkio.throttle.io_service_bytes":      string(readTestdata(t, "blkio-throttle")),
-			"blkio.bfq.io_service_bytes_recursive": "8:0 Read 1\n8:0 Write 1\nTotal 2\n",
-		}, 1459200 + 4096, 20971520},
-		// Throttling not active on any device: BFQ's counters.
-		{"bfq", map[string]string{
-			"blkio.throttle.io_service_bytes":      "Total 0\n",
-			"blkio.bfq.io_service_bytes_recursive": "8:0 Read 10\n8:0 Write 20\nTotal 30\n",
-		}, 10, 20},
-		{"cfq", map[string]string{
-			"blkio.throttle.io_service_bytes":  "Total 0\n",
-			"blkio.io_service_bytes_recursive": "8:0 Read 3\n8:0 Write 4\nTotal 7\n",
-		}, 3, 4},
-		{"none", map[string]string{"blkio.throttle.io_service_bytes": "Total 0\n"}, 0, 0},
-		{"no cgroup", nil, 0, 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for name, content := range tc.files {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if r, w := blkioV1(dir); r != tc.read || w != tc.write {
-				t.Errorf("got %d / %d, want %d / %d", r, w, tc.read, tc.write)
-			}
-		})
-	}
-}
-
-func TestParseIOStat(t *testing.T) {
-	for _, tc := range []struct {
-		in          string
-		read, write uint64
-	}{
-		{string(readTestdata(t, "iostat")), 1459200 + 4096, 20971520},
-		{"", 0, 0},
-		// Keys unknown to this kiln, and a value that is not a number, are
-		// skipped.
-		{"8:0 rbytes=5 wbytes=x newkey=7 wbytes=6\n", 5, 6},
-	} {
-		if r, w := parseIOStat([]byte(tc.in)); r != tc.read || w != tc.write {
-			t.Errorf("%q: got %d / %d, want %d / %d", tc.in, r, w, tc.read, tc.write)
-		}
-	}
-}
-
 // seedStats adds every file of testdata/stats and testdata/stats/bad.
 func seedStats(f *testing.F) {
 	for _, dir := range []string{".", "bad"} {
@@ -146,6 +93,5 @@ func FuzzParseBlkio(f *testing.F) {
 		if r, w, ok := parseBlkioV1(b); !ok && (r != 0 || w != 0) {
 			t.Fatalf("%q: no device, but %d / %d", b, r, w)
 		}
-		_, _ = parseIOStat(b)
 	})
 }

@@ -3,6 +3,7 @@ package executor
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/containerd/cgroups/v3/cgroup1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,59 +30,70 @@ import (
 //     are bind mounts of the host's and stay usable. The cost: a RUN that
 //     makes device nodes for a chroot (debootstrap) cannot use them.
 
-// devicesRoot is where a cgroup v1 devices hierarchy is mounted; a var
-// so tests can take the nodev path on a host that has one.
-var devicesRoot = "/sys/fs/cgroup/devices"
+// cgroupV1Root is where cgroup v1 hierarchies are mounted, each at
+// <root>/<controller> as containerd/cgroups expects; a var so tests can
+// take the nodev path on a host that has a devices hierarchy.
+var cgroupV1Root = "/sys/fs/cgroup"
 
-// defaultDeviceRules are Docker's: mknod of anything, read and write of the
-// default devices.
-var defaultDeviceRules = []string{
-	"c *:* m", "b *:* m",
-	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", // null zero full random urandom
-	"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", // tty console ptmx pts
-	"c 10:200 rwm", // net/tun
+// v1Subsystem is a containerd/cgroups v1 controller, which names the
+// directories of its cgroups.
+type v1Subsystem interface {
+	cgroup1.Subsystem
+	Path(path string) string
+}
+
+func devicesController() v1Subsystem { return cgroup1.NewDevices(cgroupV1Root) }
+
+// defaultDeviceRules are Docker's: everything denied, then mknod of
+// anything, read and write of the default devices.
+var defaultDeviceRules = []specs.LinuxDeviceCgroup{
+	{Allow: false, Type: "a", Access: "rwm"},
+	allowDevice("c", -1, -1, "m"), allowDevice("b", -1, -1, "m"),
+	allowDevice("c", 1, 3, "rwm"), allowDevice("c", 1, 5, "rwm"), allowDevice("c", 1, 7, "rwm"), // null zero full
+	allowDevice("c", 1, 8, "rwm"), allowDevice("c", 1, 9, "rwm"), // random urandom
+	allowDevice("c", 5, 0, "rwm"), allowDevice("c", 5, 1, "rwm"), allowDevice("c", 5, 2, "rwm"), // tty console ptmx
+	allowDevice("c", 136, -1, "rwm"), // pts
+	allowDevice("c", 10, 200, "rwm"), // net/tun
+}
+
+// allowDevice allows access to the devices of type typ and numbers
+// major:minor, where -1 is any number, as containerd/cgroups takes it.
+func allowDevice(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
+	return specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: access}
 }
 
 // deviceCgroup is the devices cgroup a container's init runs in, or nil.
-type deviceCgroup struct{ dir string }
+type deviceCgroup struct {
+	cg  cgroup1.Cgroup
+	dir string
+}
 
 var cgroupSeq atomic.Uint64
 
-// newDeviceCgroup makes a cgroup with the default device rules; nil, nil
+// newDeviceCgroup makes a cgroup with the default device rules, through
+// containerd/cgroups' cgroup1 limited to the devices hierarchy; nil, nil
 // when the host has no cgroup v1 devices controller.
 func newDeviceCgroup() (*deviceCgroup, error) {
-	if _, err := os.Stat(filepath.Join(devicesRoot, "devices.allow")); err != nil {
+	devices := devicesController()
+	if _, err := os.Stat(filepath.Join(devices.Path("/"), "devices.allow")); err != nil {
 		return nil, nil
 	}
 	sweepOnce.Do(sweepDeviceCgroups)
-	dir := filepath.Join(devicesRoot, fmt.Sprintf("kiln-%d-%d", os.Getpid(), cgroupSeq.Add(1)))
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		if errors.Is(err, unix.EROFS) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+	path := fmt.Sprintf("/kiln-%d-%d", os.Getpid(), cgroupSeq.Add(1))
+	cg, err := cgroup1.New(cgroup1.StaticPath(path), &specs.LinuxResources{Devices: defaultDeviceRules},
+		cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) { return []cgroup1.Subsystem{devices}, nil }))
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Op == "mkdir" &&
+			(errors.Is(err, unix.EROFS) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) {
 			// kiln itself runs confined (in a container, say): the
 			// nodev mounts still hold.
 			return nil, nil
 		}
-		return nil, fmt.Errorf("create devices cgroup: %w", err)
+		_ = unix.Rmdir(devices.Path(path))
+		return nil, fmt.Errorf("devices cgroup: %w", err)
 	}
-	g := &deviceCgroup{dir: dir}
-	if err := g.write("devices.deny", "a"); err != nil {
-		g.remove()
-		return nil, err
-	}
-	for _, r := range defaultDeviceRules {
-		if err := g.write("devices.allow", r); err != nil {
-			g.remove()
-			return nil, err
-		}
-	}
-	return g, nil
-}
-
-func (g *deviceCgroup) write(file, v string) error {
-	if err := os.WriteFile(filepath.Join(g.dir, file), []byte(v), 0o644); err != nil {
-		return fmt.Errorf("devices cgroup %s %q: %w", file, v, err)
-	}
-	return nil
+	return &deviceCgroup{cg: cg, dir: devices.Path(path)}, nil
 }
 
 var sweepOnce sync.Once
@@ -87,7 +101,7 @@ var sweepOnce sync.Once
 // sweepDeviceCgroups removes the cgroups of kiln processes that died
 // without removing theirs (kill -9): empty, they are only clutter.
 func sweepDeviceCgroups() {
-	dirs, _ := filepath.Glob(filepath.Join(devicesRoot, "kiln-*-*"))
+	dirs, _ := filepath.Glob(devicesController().Path("kiln-*-*"))
 	for _, d := range dirs {
 		f := strings.Split(filepath.Base(d), "-")
 		if len(f) != 3 {
@@ -110,11 +124,8 @@ func (g *deviceCgroup) remove() {
 	if g == nil {
 		return
 	}
-	for i := 0; i < 50; i++ {
-		err := unix.Rmdir(g.dir)
-		if err == nil || errors.Is(err, unix.ENOENT) || !errors.Is(err, unix.EBUSY) {
-			return
-		}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for g.cg.Delete() != nil && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -50,7 +50,7 @@ func devicesCgroupOf(ctr int) (string, error) {
 		if !strings.HasPrefix(filepath.Base(f[2]), "kiln-") {
 			return "", nil // not one of ours (--privileged, or no v1 devices)
 		}
-		dir := filepath.Join(devicesRoot, filepath.Clean("/"+f[2]))
+		dir := devicesController().Path(filepath.Clean("/" + f[2]))
 		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 			return "", nil // the container is going away
 		}

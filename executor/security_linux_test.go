@@ -62,18 +62,18 @@ func TestRunMknodBlockDevice(t *testing.T) {
 	maj, min, _ := strings.Cut(ents[0].Name(), ":")
 	script := "mknod /blk b " + maj + " " + min + " && head -c 512 /blk | wc -c"
 	for _, tc := range []struct {
-		name, devices string
+		name, root string
 	}{
-		{"devices cgroup", devicesRoot},
-		{"nodev", filepath.Join(t.TempDir(), "no-devices-cgroup")},
+		{"devices cgroup", cgroupV1Root},
+		{"nodev", t.TempDir()}, // no devices hierarchy under it
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := os.Stat(filepath.Join(tc.devices, "devices.allow")); err != nil && tc.name == "devices cgroup" {
+			if _, err := os.Stat(filepath.Join(tc.root, "devices", "devices.allow")); err != nil && tc.name == "devices cgroup" {
 				t.Skip("no cgroup v1 devices controller here")
 			}
-			old := devicesRoot
-			devicesRoot = tc.devices
-			defer func() { devicesRoot = old }()
+			old := cgroupV1Root
+			cgroupV1Root = tc.root
+			defer func() { cgroupV1Root = old }()
 			out, err := run(t, Spec{Rootfs: rootfs(t, base), Args: sh(script)})
 			if err == nil && strings.TrimSpace(out) != "0" {
 				t.Errorf("read a block device made with mknod: got %q bytes, want a refusal", strings.TrimSpace(out))

@@ -21,12 +21,12 @@ func (st *state) runLimited(ctx context.Context, spec executor.Spec) error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	id := "build-" + hex.EncodeToString(b[:])
-	dirs, err := container.LimitCgroups(id, l)
+	dirs, err := container.Cgroups(id, l)
 	if err == nil {
 		spec.Cgroups = dirs
 		err = st.exec.Run(ctx, spec)
 	}
-	if rerr := container.RemoveLimits(id); rerr != nil && err == nil {
+	if rerr := container.RemoveCgroup(id); rerr != nil && err == nil {
 		err = rerr
 	}
 	return err

@@ -1,54 +1,46 @@
 package e2e
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// cgroupFile is the path of a control file of kiln's cgroup for id: the
-// v1 controller's mount or the unified hierarchy's, found in mountinfo as
-// kiln finds them. v1 is preferred as kiln prefers it on hybrid systems
-// whose unified mount has no controllers.
+// cgroupFile is the path of a control file of kiln's cgroup for id, where
+// kiln puts it as containerd/cgroups' Mode decides: in the unified
+// hierarchy where /sys/fs/cgroup is one, else in the controller's v1
+// hierarchy at /sys/fs/cgroup/<controller>, hybrid machines included.
 func cgroupFile(t *testing.T, controller, id, v1file, v2file string) string {
 	t.Helper()
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		t.Skipf("no mountinfo: %v", err)
-	}
-	defer f.Close()
-	var unified, v1 string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		pre, post, _ := strings.Cut(sc.Text(), " - ")
-		fs, ps := strings.Fields(pre), strings.Fields(post)
-		if len(fs) < 5 || len(ps) < 3 {
-			continue
+	if cgroupV2(t) {
+		b, _ := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+		if !slices.Contains(strings.Fields(string(b)), controller) {
+			t.Skipf("no %s cgroup controller", controller)
 		}
-		switch ps[0] {
-		case "cgroup2":
-			unified = fs[4]
-		case "cgroup":
-			for _, o := range strings.Split(ps[2], ",") {
-				if o == controller && v1 == "" {
-					v1 = fs[4]
-				}
-			}
-		}
+		return filepath.Join("/sys/fs/cgroup/kiln", id, v2file)
 	}
-	if unified != "" {
-		if b, err := os.ReadFile(filepath.Join(unified, "cgroup.controllers")); err == nil && strings.Contains(string(b), controller) {
-			return filepath.Join(unified, "kiln", id, v2file)
-		}
+	dir := filepath.Join("/sys/fs/cgroup", controller)
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+		t.Skipf("no %s cgroup controller at %s", controller, dir)
 	}
-	if v1 == "" {
-		t.Skipf("no %s cgroup controller", controller)
+	return filepath.Join(dir, "kiln", id, v1file)
+}
+
+// cgroupV2 reports whether /sys/fs/cgroup is the unified hierarchy.
+func cgroupV2(t *testing.T) bool {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
+		t.Skipf("no cgroup filesystem: %v", err)
 	}
-	return filepath.Join(v1, "kiln", id, v1file)
+	return st.Type == unix.CGROUP2_SUPER_MAGIC
 }
 
 func TestLimitsMemoryKillsHog(t *testing.T) {

@@ -1,13 +1,13 @@
 package e2e
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -168,53 +168,23 @@ func newAccountedRoot(t *testing.T) string {
 	return root
 }
 
-// blockCgroup finds where kiln's cgroups count block I/O, as kiln picks
-// its hierarchy: the unified one when it has the memory or pids controller
-// (then v2 reports whether it has io too), else the v1 blkio mount.
+// blockCgroup finds where kiln's cgroups count block I/O: cgroup v2's io
+// controller (v2 true), or the v1 blkio hierarchy.
 func blockCgroup(t *testing.T) (v1blkio string, v2 bool) {
 	t.Helper()
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		t.Skipf("no mountinfo: %v", err)
-	}
-	defer f.Close()
-	var unified string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		pre, post, _ := strings.Cut(sc.Text(), " - ")
-		fs, ps := strings.Fields(pre), strings.Fields(post)
-		if len(fs) < 5 || len(ps) < 3 {
-			continue
+	if cgroupV2(t) {
+		b, _ := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+		if !slices.Contains(strings.Fields(string(b)), "io") {
+			t.Skip("kiln uses cgroup v2 here, whose io controller is not available")
 		}
-		switch {
-		case ps[0] == "cgroup2" && unified == "":
-			unified = fs[4]
-		case ps[0] == "cgroup" && v1blkio == "" && strings.Contains(","+ps[2]+",", ",blkio,"):
-			v1blkio = fs[4]
-		}
+		return "", true
 	}
-	if unified != "" {
-		b, _ := os.ReadFile(filepath.Join(unified, "cgroup.controllers"))
-		ctrl := strings.Fields(string(b))
-		has := func(c string) bool {
-			for _, x := range ctrl {
-				if x == c {
-					return true
-				}
-			}
-			return false
-		}
-		if has("memory") || has("pids") {
-			if !has("io") {
-				t.Skip("kiln uses cgroup v2 here, whose io controller is not available")
-			}
-			return "", true
-		}
+	dir := "/sys/fs/cgroup/blkio"
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+		t.Skip("no blkio cgroup controller at " + dir)
 	}
-	if v1blkio == "" {
-		t.Skip("no blkio cgroup controller")
-	}
-	return v1blkio, false
+	return dir, false
 }
 
 // newLoopDevice adds a loop device of its own rather than take a free one:
