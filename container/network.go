@@ -114,8 +114,15 @@ func (s *NetworkStore) Create(name string, o NetworkOptions) (*Network, error) {
 		return nil, err
 	}
 	defer unlock()
-	if _, err := s.find(name); err == nil {
-		return nil, fmt.Errorf("network with name %s already exists", name)
+	all, err := s.list()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range all {
+		// Names only: a new name may well be a prefix of some ID.
+		if n.Name == name {
+			return nil, fmt.Errorf("network with name %s already exists", name)
+		}
 	}
 	id := NewID()
 	return s.create(&Network{ID: id, Name: name, Bridge: "kiln-" + id[:10], Internal: o.Internal}, o)

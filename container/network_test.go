@@ -35,6 +35,10 @@ func TestNetworkStore(t *testing.T) {
 			t.Errorf("Create(%q, %+v): got %v, want an error saying %q", c.name, c.o, err, c.want)
 		}
 	}
+	// A name that happens to be a prefix of another network's ID is free.
+	if _, err := s.Create(a.ID[:4], NetworkOptions{Subnet: "10.203.0.0/24"}); err != nil {
+		t.Errorf("Create named like a prefix of a's ID: %v", err)
+	}
 	if n, err := s.Get(a.ID[:6]); err != nil || n.Name != "a" {
 		t.Errorf("Get by ID prefix: got %v, %v", n, err)
 	}
