@@ -83,7 +83,11 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	defer birth.close()
 	started := ios.startedThen(s.Started)
 	res, err := runInit(ctx, cmd, birth, initConfig{Run: cfg}, s.Signals, started, s.Execed)
-	removeStubs(s.Rootfs.Upper, res.created)
+	if !s.Rootfs.Volatile {
+		// A volatile upper is thrown away with its container: no layer
+		// is made of it, so its stubs need no tidying (~0.25 ms).
+		removeStubs(s.Rootfs.Upper, res.created)
+	}
 	ios.wait()
 	if err != nil {
 		return err

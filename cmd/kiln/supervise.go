@@ -65,8 +65,10 @@ func supervise(ctx context.Context, cs *container.Store, c *container.Container,
 	}
 	code, err := superviseLoop(ctx, c, sio, report)
 	report(err)
-	_ = container.RemoveCgroup(c.Config.ID)
-	if c.Config.AutoRemove {
+	if !c.Config.AutoRemove {
+		_ = container.RemoveCgroup(c.Config.ID)
+	}
+	if c.Config.AutoRemove { // cs.Remove removes the cgroups too
 		if rerr := cs.Remove(c); rerr != nil {
 			// The exit superviseLoop did not record, for a record that
 			// was to go.
