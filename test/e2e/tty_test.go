@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -123,4 +124,65 @@ func TestRunForwardsSignals(t *testing.T) {
 		t.Errorf("SIGTERM to kiln run: got exit status %d, output %q, want 3 and got-term", code, out)
 	}
 	checkNoLeftovers(t, "after SIGTERM of kiln run", root)
+}
+
+// Resizing kiln's terminal while the container runs resizes the
+// container's (kiln forwards SIGWINCH's new size to its pty).
+func TestRunTTYResize(t *testing.T) {
+	root := newBusyboxRoot(t)
+	ptmx, tty := openPTY(t)
+	defer ptmx.Close()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := kilnCommand(ctx, root, "run", "--rm", "-i", "-t", "busybox", "sh", "-c",
+		"stty size; read line; stty size")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	var mu sync.Mutex
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				close(copied)
+				return
+			}
+		}
+	}()
+	output := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.ReplaceAll(out.String(), "\r", "")
+	}
+	eventually(t, 20*time.Second, "the first stty size", func() bool { return strings.Contains(output(), "33 77\n") })
+	// The kernel signals SIGWINCH to kiln, the terminal's foreground.
+	if err := unix.IoctlSetWinsize(int(ptmx.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 41, Col: 101}); err != nil {
+		t.Fatal(err)
+	}
+	// kiln handles the signal asynchronously: give it a moment before the
+	// shell asks again.
+	time.Sleep(300 * time.Millisecond)
+	if _, err := ptmx.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("run -it: %v; output:\n%s", err, output())
+	}
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
+	if got := output(); !strings.Contains(got, "41 101\n") {
+		t.Errorf("after resizing kiln's terminal to 41x101: got output %q, want the container's stty size to say 41 101", got)
+	}
 }
