@@ -26,8 +26,8 @@ func (b Bridge) gatewayNet() *net.IPNet {
 
 // Ensure makes the bridge exist, hold its gateway address and be up. When it
 // had to be created, forwarding and NAT rules are installed too; a missing
-// iptables is returned as warning (containers then reach each other and
-// the host, not the outside), other failures as err.
+// or failing iptables is returned as warning (containers then reach each
+// other and the host, not the outside), other failures as err.
 func (b Bridge) Ensure() (warning, err error) {
 	h, err := netlink.Open()
 	if err != nil {
@@ -57,7 +57,13 @@ func (b Bridge) Ensure() (warning, err error) {
 			return nil, fmt.Errorf("enable IPv4 forwarding: %w", err)
 		}
 	}
-	return b.addRules()
+	warning, err = b.addRules()
+	if err != nil {
+		// Containers still reach each other and the host: a warning, not
+		// a failure of every run.
+		return fmt.Errorf("bridge %s has no outbound NAT (once iptables works, ip link del %s and the next container sets it up): %w", b.Name, b.Name, err), nil
+	}
+	return warning, nil
 }
 
 // Remove deletes the bridge and its rules; a bridge already gone is fine.
