@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -377,5 +379,27 @@ func TestNetworkLsRm(t *testing.T) {
 		if code == 0 || !strings.Contains(errOut, c.want) {
 			t.Errorf("kiln %s: got exit %d, %q; want an error naming %s", strings.Join(c.args, " "), code, errOut, c.want)
 		}
+	}
+}
+
+// Without iptables a bridged container still runs, on its network, and
+// kiln says that it cannot reach outside.
+func TestNetworkWithoutIptables(t *testing.T) {
+	root := newContainerRoot(t)
+	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
+	defer cancel()
+	cmd := kilnCommand(ctx, root, "run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0")
+	// No sbin on the path: no iptables to find.
+	cmd.Env = append(withoutEnv(cmd.Env, "PATH"), "PATH=/nonexistent")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("run without iptables: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "inet ") {
+		t.Errorf("run without iptables: got %q, want eth0 with an address", out.String())
+	}
+	if !strings.Contains(errOut.String(), "WARNING") || !strings.Contains(errOut.String(), "iptables") {
+		t.Errorf("run without iptables: got stderr %q, want a warning naming iptables", errOut.String())
 	}
 }
