@@ -18,7 +18,11 @@ import (
 // fsynced and renamed into place; if the blob is already there, ours is
 // dropped.
 func (s *Store) PutBlob(r io.Reader) (digest.Digest, int64, error) {
-	f, err := os.CreateTemp(s.session, "blob-*")
+	session, err := s.sessionDir()
+	if err != nil {
+		return "", 0, fmt.Errorf("put blob: %w", err)
+	}
+	f, err := os.CreateTemp(session, "blob-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("put blob: %w", err)
 	}

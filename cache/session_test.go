@@ -70,7 +70,13 @@ func TestKilledSession(t *testing.T) {
 	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("killed process's temp dir after Open: got %v, want removed", err)
 	}
+	if ents, _ := os.ReadDir(filepath.Join(root, "tmp")); len(ents) != 0 {
+		t.Errorf("tmp/: got %d entries, want none (ours is made on first write)", len(ents))
+	}
+	if _, err := s.TempDir("x-"); err != nil {
+		t.Fatal(err)
+	}
 	if ents, _ := os.ReadDir(filepath.Join(root, "tmp")); len(ents) != 2 {
-		t.Errorf("tmp/: got %d entries, want 2 (our session and its lock)", len(ents))
+		t.Errorf("tmp/ after TempDir: got %d entries, want 2 (our session and its lock)", len(ents))
 	}
 }

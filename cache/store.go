@@ -30,8 +30,13 @@ type Store struct {
 	lock *os.File
 	exMu sync.Mutex // one LockExclusive at a time per Store
 
-	session     string   // tmp/<id>, this Store's scratch space
-	sessionLock *os.File // exclusive flock on tmp/<id>.lock
+	// session is tmp/<id>, this Store's scratch space, made on first use
+	// (sessionDir): a Store that only reads, as kiln run's image lookup,
+	// never makes one. sessionLock is the exclusive flock on tmp/<id>.lock.
+	sessionMu   sync.Mutex
+	session     string
+	sessionLock *os.File
+	sessionErr  error
 
 	ctxMu    sync.Mutex
 	contexts map[string]*statCache // by absolute context dir
@@ -47,8 +52,9 @@ type Store struct {
 // Open opens the store at root, creating its layout if missing. It takes a
 // shared lock on root/lock until Close (so a garbage collector holding it
 // exclusively waits for every open Store, and Open waits for the collector),
-// creates the Store's session directory under tmp/, and removes (as far as
-// it can) the session directories of Stores whose process died.
+// and removes (as far as it can) the session directories of Stores whose
+// process died. The Store's own session directory under tmp/ is made when
+// something is first written.
 func Open(root string) (*Store, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -68,10 +74,6 @@ func Open(root string) (*Store, error) {
 		return nil, fmt.Errorf("lock store %s: %w", root, err)
 	}
 	s := &Store{root: abs, lock: lock, contexts: map[string]*statCache{}}
-	if err := s.newSession(); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("open store %s: %w", root, err)
-	}
 	if err := s.initLayout(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", root, err)
@@ -95,9 +97,14 @@ func (s *Store) Close() error {
 			errs = append(errs, c.save(s))
 		}
 		s.ctxMu.Unlock()
-		errs = append(errs, removeAll(s.session))
-		errs = append(errs, os.Remove(s.session+".lock"))
-		errs = append(errs, s.sessionLock.Close(), s.lock.Close())
+		s.sessionMu.Lock()
+		if s.session != "" {
+			errs = append(errs, removeAll(s.session))
+			errs = append(errs, os.Remove(s.session+".lock"))
+			errs = append(errs, s.sessionLock.Close())
+		}
+		s.sessionMu.Unlock()
+		errs = append(errs, s.lock.Close())
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("close store %s: %w", s.root, err)
 		}
@@ -138,11 +145,27 @@ func (s *Store) LockExclusive() (unlock func() error, err error) {
 // same filesystem as layers/, so it can be renamed into the store. pattern
 // is as for os.MkdirTemp.
 func (s *Store) TempDir(pattern string) (string, error) {
-	d, err := os.MkdirTemp(s.session, pattern)
+	session, err := s.sessionDir()
+	if err != nil {
+		return "", fmt.Errorf("temp dir: %w", err)
+	}
+	d, err := os.MkdirTemp(session, pattern)
 	if err != nil {
 		return "", fmt.Errorf("temp dir: %w", err)
 	}
 	return d, nil
+}
+
+// sessionDir returns the Store's session directory, making it on first use.
+func (s *Store) sessionDir() (string, error) {
+	s.sessionMu.Lock()
+	defer s.sessionMu.Unlock()
+	if s.session == "" && s.sessionErr == nil {
+		if s.sessionErr = s.newSession(); s.sessionErr != nil {
+			s.sessionErr = fmt.Errorf("store %s: %w", s.root, s.sessionErr)
+		}
+	}
+	return s.session, s.sessionErr
 }
 
 // newSession creates tmp/<id>.lock, locked, then tmp/<id>/. The lock file is
@@ -167,18 +190,18 @@ func (s *Store) newSession() error {
 		os.Remove(newName)
 		return fmt.Errorf("session lock: %w", err)
 	}
-	s.session = filepath.Join(tmp, id)
-	if err := os.Rename(newName, s.session+".lock"); err != nil {
+	session := filepath.Join(tmp, id)
+	if err := os.Rename(newName, session+".lock"); err != nil {
 		f.Close()
 		os.Remove(newName)
 		return fmt.Errorf("session lock: %w", err)
 	}
-	if err := os.Mkdir(s.session, 0o700); err != nil {
+	if err := os.Mkdir(session, 0o700); err != nil {
 		f.Close()
-		os.Remove(s.session + ".lock")
+		os.Remove(session + ".lock")
 		return fmt.Errorf("session dir: %w", err)
 	}
-	s.sessionLock = f
+	s.session, s.sessionLock = session, f
 	return nil
 }
 
@@ -266,7 +289,11 @@ func (s *Store) writeFileAtomic(path string, data []byte, perm fs.FileMode) erro
 // writeFile is writeFileAtomic, without the fsyncs unless durable: for
 // caches, which readers treat as empty if a crash truncates them.
 func (s *Store) writeFile(path string, data []byte, perm fs.FileMode, durable bool) error {
-	f, err := os.CreateTemp(s.session, ".write-*")
+	session, err := s.sessionDir()
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(session, ".write-*")
 	if err != nil {
 		return err
 	}
