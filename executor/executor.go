@@ -104,9 +104,18 @@ func WithTempDir(fn func(pattern string) (string, error)) Option {
 	return func(r *Runner) { r.tempDir = fn }
 }
 
+// WithRunDir makes Run mount its per-run tmpfs on dir, an existing
+// directory that several runs may share at once (each init mounts over it
+// in a mount namespace of its own, unseen by the others and the host),
+// instead of on a new temp dir made and removed for every run.
+func WithRunDir(dir string) Option {
+	return func(r *Runner) { r.runDir = dir }
+}
+
 // Runner runs processes and copies over layer stacks.
 type Runner struct {
 	tempDir func(pattern string) (string, error)
+	runDir  string
 }
 
 // New returns a Runner.

@@ -29,11 +29,13 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	if s.Hostname == "" {
 		s.Hostname = DefaultHostname
 	}
-	dir, err := r.tempDir("kiln-run-")
-	if err != nil {
-		return fmt.Errorf("create run dir: %w", err)
+	dir, err := r.runDir, error(nil)
+	if dir == "" {
+		if dir, err = r.tempDir("kiln-run-"); err != nil {
+			return fmt.Errorf("create run dir: %w", err)
+		}
+		defer os.RemoveAll(dir)
 	}
-	defer os.RemoveAll(dir)
 	cfg := &runConfig{
 		Dir: dir, Etc: etcFiles(s), HostsFile: s.HostsFile,
 		Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User,

@@ -110,21 +110,20 @@ func superviseLoop(ctx context.Context, c *container.Container, sio superviseIO,
 			stdout, stderr = io.MultiWriter(sio.stdout, stdout), io.MultiWriter(sio.stderr, stderr)
 		}
 	}
-	runner := executor.New(executor.WithTempDir(func(pattern string) (string, error) {
-		return os.MkdirTemp(c.Dir(), "run-")
-	}))
+	// Every container's init mounts its scratch tmpfs on the same
+	// directory, each in a mount namespace of its own: nothing to make or
+	// remove per start.
+	runDir := filepath.Join(filepath.Dir(c.Dir()), ".run")
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		return exitRuntime, err
+	}
+	runner := executor.New(executor.WithRunDir(runDir))
 	net, err := openNetwork(c)
 	if err != nil {
 		return exitRuntime, err
 	}
 	defer net.close()
 	for {
-		// A supervisor killed earlier leaves its run dir behind.
-		if old, _ := filepath.Glob(filepath.Join(c.Dir(), "run-*")); len(old) > 0 {
-			for _, d := range old {
-				_ = os.RemoveAll(d)
-			}
-		}
 		spec := specFor(c)
 		spec.Stdin, spec.Stdout, spec.Stderr, spec.Signals = sio.stdin, stdout, stderr, sio.signals
 		execed := false
