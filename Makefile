@@ -35,7 +35,8 @@ deps:
 	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo umoci docker-registry apache2-utils openssl iptables runc docker.io; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo umoci docker-registry apache2-utils openssl iptables runc docker.io \
+				|| echo "warning: could not install some of:$$missing (the tests that need them will skip and say why)" >&2; \
 			systemctl disable --now docker-registry docker docker.socket containerd >/dev/null 2>&1 || true; \
 		else \
 			echo "missing:$$missing (the tests that need them will skip; run as root or apt-get install skopeo umoci docker-registry apache2-utils openssl iptables runc docker.io)" >&2; \
