@@ -19,40 +19,47 @@ func probeOverlay() error {
 			return err
 		}
 	}
-	errc := make(chan error, 1)
-	go func() {
-		// The thread goes back to the original mount namespace before it
-		// is unlocked; if it cannot, it stays locked and dies with the
-		// goroutine. (Were it the main thread, the runtime could not end
-		// it, and /proc/self, which shows the main thread's namespaces,
-		// would show the private one from then on.)
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/mnt")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
+	var perr error
+	onThrowawayThread(func() {
 		if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
-			errc <- err
+			perr = err
 			return
 		}
-		defer func() {
-			if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNS) == nil {
-				runtime.UnlockOSThread()
-			}
-		}()
 		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			errc <- err
+			perr = err
 			return
 		}
 		opts := "lowerdir=" + filepath.Join(dir, "lower") + ",upperdir=" + filepath.Join(dir, "upper") + ",workdir=" + filepath.Join(dir, "work")
 		merged := filepath.Join(dir, "merged")
 		if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-			errc <- err
+			perr = err
 			return
 		}
-		errc <- unix.Unmount(merged, 0)
+		perr = unix.Unmount(merged, 0)
+	})
+	return perr
+}
+
+// onThrowawayThread runs fn on an OS thread of its own that ends with it,
+// so that whatever fn changes of the thread (its mount namespace, its own
+// working directory after CLONE_FS) reaches no other goroutine. Going back
+// with setns would not do: entering a mount namespace moves the thread's
+// working directory to its root. The main thread cannot be ended (the
+// runtime would keep it, changed, and /proc/self shows its namespaces), so
+// fn never runs there.
+func onThrowawayThread(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// Held here, the main thread runs nothing else meanwhile: the
+			// next goroutine gets another thread.
+			onThrowawayThread(fn)
+			runtime.UnlockOSThread()
+			return
+		}
+		fn() // never unlocked: the thread ends with this goroutine
 	}()
-	return <-errc
+	<-done
 }

@@ -2,6 +2,8 @@ package testutil
 
 import (
 	"os"
+	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -21,5 +23,23 @@ func TestProbeLeavesMountNamespace(t *testing.T) {
 	}
 	if after, _ := os.Readlink("/proc/self/ns/mnt"); after != before {
 		t.Fatalf("after the probe /proc/self/ns/mnt is %s, want %s as before", after, before)
+	}
+	// No thread the probe used is handed to other goroutines with its own
+	// working directory: relative paths resolve on every thread.
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for range 200 {
+		wg.Go(func() {
+			runtime.LockOSThread() // spread over the threads there are
+			defer runtime.UnlockOSThread()
+			if _, err := os.Stat("probe_ns_test.go"); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Fatalf("a relative path after the probe: %v", err)
 	}
 }
