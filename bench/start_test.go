@@ -67,31 +67,12 @@ func BenchmarkStart(b *testing.B) {
 	// costs. runc profits here from its previous start: the kernel's
 	// cgroup lock it takes to move the init is still warm.
 	for _, p := range peers {
-		b.Run(p.name, func(b *testing.B) {
-			var times []time.Duration
-			for b.Loop() {
-				start := time.Now()
-				p.run(b)
-				times = append(times, time.Since(start))
-			}
-			b.ReportMetric(medianMs(times), "median-ms")
-		})
+		b.Run(p.name, func(b *testing.B) { timeStarts(b, p.run, 0) })
 	}
 	// The same with a pause of startPause before each start (not timed):
 	// the latency of one start, as a user or a CI job makes it.
 	for _, p := range peers {
-		b.Run("spaced/"+p.name, func(b *testing.B) {
-			var times []time.Duration
-			for b.Loop() {
-				b.StopTimer()
-				time.Sleep(startPause)
-				b.StartTimer()
-				start := time.Now()
-				p.run(b)
-				times = append(times, time.Since(start))
-			}
-			b.ReportMetric(medianMs(times), "median-ms")
-		})
+		b.Run("spaced/"+p.name, func(b *testing.B) { timeStarts(b, p.run, startPause) })
 	}
 	b.Run("interleaved", func(b *testing.B) {
 		times := make([][]time.Duration, len(peers))
@@ -136,6 +117,23 @@ func setProcess(b *testing.B, path string, args []string) {
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// timeStarts times run once per iteration, after an untimed pause, and
+// reports the median.
+func timeStarts(b *testing.B, run func(*testing.B), pause time.Duration) {
+	var times []time.Duration
+	for b.Loop() {
+		if pause > 0 {
+			b.StopTimer()
+			time.Sleep(pause)
+			b.StartTimer()
+		}
+		start := time.Now()
+		run(b)
+		times = append(times, time.Since(start))
+	}
+	b.ReportMetric(medianMs(times), "median-ms")
 }
 
 // medianMs is the median of times, in ms.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -186,26 +187,32 @@ var modes = map[string]*Network{
 // Get finds a network by name, ID or unique ID prefix. The default bridge
 // network is recorded on first use.
 func (s *NetworkStore) Get(ref string) (*Network, error) {
+	if ref != DefaultNetwork {
+		return s.resolve(ref) // no record is made: no lock needed
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return s.resolve(ref)
+}
+
+// resolve is Get's lookup: a mode, the default network (made if missing;
+// s is then locked) or a recorded one.
+func (s *NetworkStore) resolve(ref string) (*Network, error) {
 	if m, ok := modes[ref]; ok {
 		return m, nil
 	}
-	if ref == DefaultNetwork {
-		unlock, err := s.lock()
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
-		return s.defaultNetwork()
+	n, err := s.find(ref)
+	if ref == DefaultNetwork && errors.Is(err, ErrNoNetwork) {
+		return s.makeDefault()
 	}
-	return s.find(ref)
+	return n, err
 }
 
-// defaultNetwork returns the bridge network, making it if needed; s is
-// locked.
-func (s *NetworkStore) defaultNetwork() (*Network, error) {
-	if n, err := s.find(DefaultNetwork); err == nil {
-		return n, nil
-	}
+// makeDefault records the default bridge network; s is locked.
+func (s *NetworkStore) makeDefault() (*Network, error) {
 	// Another root's default network may hold kiln0 already: the two must
 	// not share a bridge, or their addresses would clash.
 	id := NewID()
@@ -250,12 +257,16 @@ func (s *NetworkStore) List() ([]*Network, error) {
 		return nil, err
 	}
 	defer unlock()
-	if _, err := s.defaultNetwork(); err != nil {
-		return nil, err
-	}
 	all, err := s.list()
 	if err != nil {
 		return nil, err
+	}
+	if !slices.ContainsFunc(all, func(n *Network) bool { return n.Name == DefaultNetwork }) {
+		n, err := s.makeDefault()
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, n)
 	}
 	all = append(all, modes["host"], modes["none"])
 	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
@@ -263,17 +274,14 @@ func (s *NetworkStore) List() ([]*Network, error) {
 }
 
 func (s *NetworkStore) list() ([]*Network, error) {
-	ents, err := os.ReadDir(s.dir)
+	names, err := recordDirs(s.dir, "networks")
 	if err != nil {
-		return nil, fmt.Errorf("list networks: %w", err)
+		return nil, err
 	}
 	var out []*Network
-	for _, e := range ents {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
+	for _, name := range names {
 		var n Network
-		b, err := os.ReadFile(filepath.Join(s.dir, e.Name(), "network.json"))
+		b, err := os.ReadFile(filepath.Join(s.dir, name, "network.json"))
 		if errors.Is(err, os.ErrNotExist) {
 			continue // half made or half removed
 		}
@@ -281,7 +289,7 @@ func (s *NetworkStore) list() ([]*Network, error) {
 			err = json.Unmarshal(b, &n)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read network %s: %w", e.Name(), err)
+			return nil, fmt.Errorf("read network %s: %w", name, err)
 		}
 		out = append(out, &n)
 	}
@@ -392,10 +400,7 @@ func (s *NetworkStore) Attach(ref string, ep Endpoint, hostsBase func(ip string)
 		return nil, err
 	}
 	defer unlock()
-	n, err := s.find(ref)
-	if ref == DefaultNetwork {
-		n, err = s.defaultNetwork()
-	}
+	n, err := s.resolve(ref)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,17 @@ func Open(dir string) (*Store, error) {
 	return &Store{dir: dir}, nil
 }
 
+// RunDir is the one directory on which every container's init mounts its
+// scratch tmpfs, each in a mount namespace of its own
+// (executor.WithRunDir): nothing to make or remove per start.
+func (s *Store) RunDir() (string, error) {
+	dir := filepath.Join(s.dir, ".run")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("run dir: %w", err)
+	}
+	return dir, nil
+}
+
 // Networks opens the networks/ directory beside this one.
 func (s *Store) Networks() (*NetworkStore, error) {
 	return OpenNetworks(filepath.Join(filepath.Dir(s.dir), "networks"))
@@ -34,6 +45,23 @@ func (s *Store) Networks() (*NetworkStore, error) {
 // lock serialises changes to names (create, remove) across processes.
 func (s *Store) lock() (func(), error) {
 	return lockDir(s.dir, "containers")
+}
+
+// recordDirs names the records in dir, a directory per container, network
+// or volume; dot-names are work in progress (.new-, .rm-, .run) and left
+// out. what names dir in errors.
+func recordDirs(dir, what string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, err)
+	}
+	var names []string
+	for _, e := range ents {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
 }
 
 // lockDir takes dir's .lock file exclusively; what names dir in errors.
@@ -166,16 +194,13 @@ func (s *Store) List() ([]*Container, error) {
 }
 
 func (s *Store) list() ([]*Container, error) {
-	ents, err := os.ReadDir(s.dir)
+	names, err := recordDirs(s.dir, "containers")
 	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
+		return nil, err
 	}
 	var out []*Container
-	for _, e := range ents {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		c, err := s.load(e.Name())
+	for _, name := range names {
+		c, err := s.load(name)
 		if err != nil {
 			// Removed meanwhile, or half removed: not a container.
 			continue

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -155,16 +154,13 @@ func (s *VolumeStore) Get(name string) (*Volume, error) {
 
 // List returns every volume, by name.
 func (s *VolumeStore) List() ([]*Volume, error) {
-	ents, err := os.ReadDir(s.dir)
+	names, err := recordDirs(s.dir, "volumes")
 	if err != nil {
-		return nil, fmt.Errorf("list volumes: %w", err)
+		return nil, err
 	}
 	var out []*Volume
-	for _, e := range ents {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		if v, err := s.Get(e.Name()); err == nil {
+	for _, name := range names {
+		if v, err := s.Get(name); err == nil {
 			out = append(out, v)
 		}
 	}

@@ -37,6 +37,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/internal/mountinfo"
 )
 
 // cgroupBirth is where an init starts: cgroup directories sorted by how it
@@ -268,9 +270,9 @@ func cgroupV1Mounts() ([]cgroupMount, error) {
 	return v1Mounts.mounts, v1Mounts.err
 }
 
-func parseCgroupMounts(mountinfo []byte) []cgroupMount {
+func parseCgroupMounts(raw []byte) []cgroupMount {
 	var out []cgroupMount
-	sc := bufio.NewScanner(bytes.NewReader(mountinfo))
+	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		// id parent maj:min root mountpoint options [optional…] - fstype source superoptions
@@ -282,26 +284,7 @@ func parseCgroupMounts(mountinfo []byte) []cgroupMount {
 		if len(f) < 5 || len(p) < 3 || p[0] != "cgroup" {
 			continue
 		}
-		out = append(out, cgroupMount{point: unescapeOctal(f[4]), root: unescapeOctal(f[3]), opts: strings.Split(p[2], ",")})
+		out = append(out, cgroupMount{point: mountinfo.Unescape(f[4]), root: mountinfo.Unescape(f[3]), opts: strings.Split(p[2], ",")})
 	}
 	return out
-}
-
-// unescapeOctal undoes mountinfo's \ooo escapes (\040 for a space).
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -29,7 +29,8 @@ func (r *Runner) Run(ctx context.Context, s Spec) error {
 	if s.Hostname == "" {
 		s.Hostname = DefaultHostname
 	}
-	dir, err := r.runDir, error(nil)
+	var err error
+	dir := r.runDir
 	if dir == "" {
 		if dir, err = r.tempDir("kiln-run-"); err != nil {
 			return fmt.Errorf("create run dir: %w", err)

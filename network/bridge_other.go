@@ -7,14 +7,6 @@ import (
 	"net"
 )
 
-// Bridge is one network's bridge interface on the host.
-type Bridge struct {
-	Name     string
-	Subnet   *net.IPNet
-	Gateway  net.IP
-	Internal bool
-}
-
 var errNoBridges = errors.New("bridge networks need Linux")
 
 // Ensure is unsupported off Linux.

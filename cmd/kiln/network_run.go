@@ -28,15 +28,12 @@ type containerNet struct {
 
 // openNetwork binds c's published ports; a container on the host network
 // or none has nothing to set up.
-func openNetwork(c *container.Container) (*containerNet, error) {
+func openNetwork(cs *container.Store, c *container.Container) (*containerNet, error) {
 	if !c.Config.Bridged() {
 		return &containerNet{}, nil
 	}
-	cs, err := container.Open(filepath.Dir(c.Dir()))
-	if err != nil {
-		return nil, err
-	}
 	n := &containerNet{}
+	var err error
 	if n.nets, err = cs.Networks(); err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func supervise(ctx context.Context, cs *container.Store, c *container.Container,
 		}
 		reported = true
 	}
-	code, err := superviseLoop(ctx, c, sio, report)
+	code, err := superviseLoop(ctx, cs, c, sio, report)
 	report(err)
 	if !c.Config.AutoRemove {
 		_ = container.RemoveCgroup(c.Config.ID)
@@ -84,7 +84,7 @@ func supervise(ctx context.Context, cs *container.Store, c *container.Container,
 	return code, err
 }
 
-func superviseLoop(ctx context.Context, c *container.Container, sio superviseIO, report func(error)) (int, error) {
+func superviseLoop(ctx context.Context, cs *container.Store, c *container.Container, sio superviseIO, report func(error)) (int, error) {
 	log, err := container.OpenLog(c.LogPath())
 	if err != nil {
 		return exitRuntime, err
@@ -110,15 +110,12 @@ func superviseLoop(ctx context.Context, c *container.Container, sio superviseIO,
 			stdout, stderr = io.MultiWriter(sio.stdout, stdout), io.MultiWriter(sio.stderr, stderr)
 		}
 	}
-	// Every container's init mounts its scratch tmpfs on the same
-	// directory, each in a mount namespace of its own: nothing to make or
-	// remove per start.
-	runDir := filepath.Join(filepath.Dir(c.Dir()), ".run")
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
+	runDir, err := cs.RunDir()
+	if err != nil {
 		return exitRuntime, err
 	}
 	runner := executor.New(executor.WithRunDir(runDir))
-	net, err := openNetwork(c)
+	net, err := openNetwork(cs, c)
 	if err != nil {
 		return exitRuntime, err
 	}

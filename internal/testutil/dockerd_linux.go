@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/internal/mountinfo"
 )
 
 const (
@@ -296,10 +298,9 @@ func unmountUnder(dir string) error {
 
 // mountsUnder lists the mount points at or under dir in the calling
 // thread's mount namespace, which the caller locks to its goroutine.
-// Not /proc/self: that is the main thread's view, and OverlayError's probe
-// may have left the main thread in a private mount namespace of its own
-// (a goroutine that exits locked to the main thread wedges it instead of
-// ending it), where dockerd's mounts do not show.
+// Not /proc/self: that is the main thread's view, which need not be this
+// thread's (a goroutine that ends locked to the main thread can leave it
+// in a namespace of its own).
 func mountsUnder(dir string) ([]string, error) {
 	f, err := os.Open("/proc/thread-self/mountinfo")
 	if err != nil {
@@ -313,30 +314,10 @@ func mountsUnder(dir string) ([]string, error) {
 		if len(fields) < 5 {
 			continue
 		}
-		p := unescapeMountinfo(fields[4])
+		p := mountinfo.Unescape(fields[4])
 		if p == dir || strings.HasPrefix(p, dir+"/") {
 			points = append(points, p)
 		}
 	}
 	return points, s.Err()
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space) of a path
-// in /proc/self/mountinfo.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -49,45 +48,79 @@ func openPTY(t *testing.T) (ptmx, tty *os.File) {
 // size, and the container's exit status is still kiln's.
 func TestRunTTY(t *testing.T) {
 	root := newBusyboxRoot(t)
-	ptmx, tty := openPTY(t)
-	defer ptmx.Close()
-
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := kilnCommand(ctx, root, "run", "--rm", "-i", "-t", "busybox", "sh", "-c",
+	term := startOnTerminal(t, root, "run", "--rm", "-i", "-t", "busybox", "sh", "-c",
 		"test -t 0 && echo stdin-is-a-tty; test -t 1 && echo stdout-is-a-tty; stty size; exit 5")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	// kiln is a session leader with the terminal as its controlling one, as
-	// under a shell.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tty.Close()
-	var out bytes.Buffer
-	copied := make(chan struct{})
-	go func() {
-		// Reading the controlling side ends with EIO once every holder of
-		// the terminal has closed it.
-		io.Copy(&out, ptmx)
-		close(copied)
-	}()
-	err := cmd.Wait()
-	select {
-	case <-copied:
-	case <-time.After(2 * time.Second):
-	}
+	err := term.wait()
+	got := term.output()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 5 {
-		t.Errorf("run -it … exit 5: got %v, want exit status 5; output:\n%s", err, out.String())
+		t.Errorf("run -it … exit 5: got %v, want exit status 5; output:\n%s", err, got)
 	}
-	got := strings.ReplaceAll(out.String(), "\r", "")
 	checkNoStackTrace(t, []string{"run", "-it"}, got)
 	for _, want := range []string{"stdin-is-a-tty\n", "stdout-is-a-tty\n", "33 77\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("run -it: got output %q, want %q in it", got, want)
 		}
 	}
+}
+
+// terminal is kiln running on a pseudo-terminal of 33x77, as under a shell:
+// a session leader with the terminal as its controlling one.
+type terminal struct {
+	cmd    *exec.Cmd
+	ptmx   *os.File // the controlling side, the test's
+	mu     sync.Mutex
+	out    bytes.Buffer
+	copied chan struct{} // closed once every holder of the terminal closed it
+}
+
+// startOnTerminal starts kiln with args against root on a new terminal.
+func startOnTerminal(t *testing.T, root string, args ...string) *terminal {
+	t.Helper()
+	ptmx, tty := openPTY(t)
+	t.Cleanup(func() { ptmx.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	term := &terminal{cmd: kilnCommand(ctx, root, args...), ptmx: ptmx, copied: make(chan struct{})}
+	term.cmd.Stdin, term.cmd.Stdout, term.cmd.Stderr = tty, tty, tty
+	term.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := term.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	go func() {
+		// Reading the controlling side ends with EIO once every holder of
+		// the terminal has closed it.
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			term.mu.Lock()
+			term.out.Write(buf[:n])
+			term.mu.Unlock()
+			if err != nil {
+				close(term.copied)
+				return
+			}
+		}
+	}()
+	return term
+}
+
+// output is what kiln wrote so far, without the terminal's carriage returns.
+func (term *terminal) output() string {
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	return strings.ReplaceAll(term.out.String(), "\r", "")
+}
+
+// wait waits for kiln, then (briefly) for the last of its output.
+func (term *terminal) wait() error {
+	err := term.cmd.Wait()
+	select {
+	case <-term.copied:
+	case <-time.After(2 * time.Second):
+	}
+	return err
 }
 
 // -t when stdin is not a terminal must not hang: Docker refuses ("the input
@@ -130,59 +163,23 @@ func TestRunForwardsSignals(t *testing.T) {
 // container's (kiln forwards SIGWINCH's new size to its pty).
 func TestRunTTYResize(t *testing.T) {
 	root := newBusyboxRoot(t)
-	ptmx, tty := openPTY(t)
-	defer ptmx.Close()
-
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := kilnCommand(ctx, root, "run", "--rm", "-i", "-t", "busybox", "sh", "-c",
+	term := startOnTerminal(t, root, "run", "--rm", "-i", "-t", "busybox", "sh", "-c",
 		"stty size; read line; stty size")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tty.Close()
-	var mu sync.Mutex
-	var out bytes.Buffer
-	copied := make(chan struct{})
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := ptmx.Read(buf)
-			mu.Lock()
-			out.Write(buf[:n])
-			mu.Unlock()
-			if err != nil {
-				close(copied)
-				return
-			}
-		}
-	}()
-	output := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.ReplaceAll(out.String(), "\r", "")
-	}
-	eventually(t, 20*time.Second, "the first stty size", func() bool { return strings.Contains(output(), "33 77\n") })
+	eventually(t, 20*time.Second, "the first stty size", func() bool { return strings.Contains(term.output(), "33 77\n") })
 	// The kernel signals SIGWINCH to kiln, the terminal's foreground.
-	if err := unix.IoctlSetWinsize(int(ptmx.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 41, Col: 101}); err != nil {
+	if err := unix.IoctlSetWinsize(int(term.ptmx.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 41, Col: 101}); err != nil {
 		t.Fatal(err)
 	}
 	// kiln handles the signal asynchronously: give it a moment before the
 	// shell asks again.
 	time.Sleep(300 * time.Millisecond)
-	if _, err := ptmx.Write([]byte("go\n")); err != nil {
+	if _, err := term.ptmx.Write([]byte("go\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("run -it: %v; output:\n%s", err, output())
+	if err := term.wait(); err != nil {
+		t.Errorf("run -it: %v; output:\n%s", err, term.output())
 	}
-	select {
-	case <-copied:
-	case <-time.After(2 * time.Second):
-	}
-	if got := output(); !strings.Contains(got, "41 101\n") {
+	if got := term.output(); !strings.Contains(got, "41 101\n") {
 		t.Errorf("after resizing kiln's terminal to 41x101: got output %q, want the container's stty size to say 41 101", got)
 	}
 }
